@@ -1,0 +1,7 @@
+"""autola_mm: Auto Learning Attention (AutoLA, NeurIPS 2020) for OpenMMLab."""
+from .utils.safe_globals import register_checkpoint_globals
+from .version import __version__, version_info
+
+register_checkpoint_globals()
+
+__all__ = ['__version__', 'version_info']
