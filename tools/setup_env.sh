@@ -45,8 +45,8 @@ else
     mkdir -p "$wheel_dir"
     if ! ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl >/dev/null 2>&1; then
         step "building mmcv $mmcv_version with its CPU ops into $wheel_dir (once per machine; ~20 min on 2 cores)"
-        work=$(mktemp -d)
-        trap 'rm -rf "$work"' EXIT
+        work="$CACHE/build-mmcv-$mmcv_version"
+        rm -rf "$work" && mkdir -p "$work"
         quiet_pip download -q --no-deps --no-binary :all: --no-build-isolation \
             "mmcv==$mmcv_version" -d "$work"
         tar xzf "$work/mmcv-$mmcv_version.tar.gz" -C "$work"
@@ -54,20 +54,17 @@ else
         sed -i 's/-std=c++1[47]/-std=c++20/g' "$work/mmcv-$mmcv_version/setup.py"
         log="$wheel_dir/mmcv-$mmcv_version-build.log"
         echo "[setup] full compiler output: $log"
-        (cd "$work/mmcv-$mmcv_version" &&
+        if ! (cd "$work/mmcv-$mmcv_version" &&
             env -u FORCE_CUDA MMCV_WITH_OPS=1 MAX_JOBS="$(nproc)" \
-                "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$wheel_dir" >"$log" 2>&1) &
-        builder=$!
-        while kill -0 "$builder" 2>/dev/null; do
-            sleep 30
-            progress=$(grep -oE '^\[[0-9]+/[0-9]+\]' "$log" | tail -n 1)
-            echo "[setup $(date +%H:%M:%S)] mmcv compile ${progress:-starting}"
-        done
-        if ! wait "$builder" || ! ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl >/dev/null 2>&1; then
+                "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$wheel_dir" 2>&1) |
+            tee "$log" | grep --line-buffered -oE '\[[0-9]+/[0-9]+\]' |
+            while read -r progress; do echo "[setup $(date +%H:%M:%S)] mmcv compile $progress"; done ||
+            ! ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl >/dev/null 2>&1; then
             tail -n 40 "$log" >&2
             echo "[setup] the mmcv build failed; the log above ends $log" >&2
             exit 1
         fi
+        rm -rf "$work"
     fi
     step "mmcv $mmcv_version from $wheel_dir"
     quiet_pip install -q -c "$CONSTRAINTS" --find-links "$wheel_dir" "mmcv==$mmcv_version"
