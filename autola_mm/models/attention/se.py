@@ -1,0 +1,85 @@
+"""Squeeze-and-Excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018).
+
+``SE`` gates every channel of ``x`` with ``sigmoid(MLP(avg_pool(x)))``. With
+``with_max_pool=True`` it is the ``SE_A_M`` operation of Auto Learning
+Attention (Ma et al., NeurIPS 2020): ``sigmoid(MLP(avg) + MLP(max))`` through
+one shared MLP. Both MLPs have no biases, as in the AutoLA authors' code.
+"""
+from typing import Optional
+
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from ...ops import channel_attention, sigmoid_gate
+from .channel_mlp import ChannelMLP, reduced_channels
+from .feature_stats import FeatureStats
+from .weight_init import init_attention_weights
+
+
+@MODELS.register_module()
+class SE(nn.Module):
+    """Squeeze-and-Excitation channel gate, an mmcv plugin.
+
+    Args:
+        in_channels (int): Channels ``C`` of the input.
+        rd_ratio (float): Hidden width as a fraction of ``C`` (1 / r).
+            Default: 1 / 16.
+        rd_channels (int, optional): Explicit hidden width; overrides
+            ``rd_ratio`` and ``min_rd_channels``.
+        min_rd_channels (int): Lower bound of the hidden width computed from
+            ``rd_ratio``. Default: 0, the authors' ``floor(C / r)``.
+        with_max_pool (bool): Also pass the max-pooled descriptor through the
+            same MLP and sum the logits (AutoLA's ``SE_A_M``). Default: False.
+    """
+
+    _abbr_ = 'se'
+
+    def __init__(self,
+                 in_channels: int,
+                 rd_ratio: float = 1 / 16,
+                 rd_channels: Optional[int] = None,
+                 min_rd_channels: int = 0,
+                 with_max_pool: bool = False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.with_max_pool = with_max_pool
+        hidden = reduced_channels(in_channels, rd_ratio, rd_channels, min_rd_channels)
+        self.mlp = ChannelMLP(in_channels, hidden, bias=False)
+
+    def init_weights(self) -> None:
+        """Kaiming MLP weights."""
+        init_attention_weights(self)
+
+    def channel_logits(self, avg: Tensor, max_: Tensor) -> Tensor:
+        """Channel logits from the pooled descriptors.
+
+        Args:
+            avg (Tensor): Average over H x W, (N, C, 1, 1).
+            max_ (Tensor): Maximum over H x W, (N, C, 1, 1); read only
+                ``with_max_pool``.
+
+        Returns:
+            Tensor: ``MLP(avg)`` or ``MLP(avg) + MLP(max)``, (N, C, 1, 1).
+        """
+        logits = self.mlp(avg)
+        if self.with_max_pool:
+            logits = logits + self.mlp(max_)
+        return logits
+
+    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
+        """Gate the channels of ``x``.
+
+        Without ``stats`` the whole gate is one :func:`autola_mm.ops.channel_attention`
+        call (with its fused backward); with ``stats`` (shared pooling in HOGA)
+        it gates the cached pooling.
+
+        Args:
+            x (Tensor): Shape (N, C, H, W).
+            stats (FeatureStats, optional): Cached pooling of ``x``.
+
+        Returns:
+            Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
+        """
+        if stats is None:
+            return channel_attention(x, self.channel_logits)
+        return sigmoid_gate(x, self.channel_logits(*FeatureStats.of(x, stats).channel_stats))
