@@ -1,0 +1,100 @@
+"""ResNet's bottleneck block (1x1, 3x3, 1x1 convolutions) with plugin positions.
+
+The positions are mmdet's: ``after_conv1`` and ``after_conv2`` (after conv,
+BN and ReLU) and ``after_conv3`` (after the third BN, before the residual
+add), so AutoLA's HOGA (Ma et al., NeurIPS 2020), SE and CBAM go where mmdet
+puts its own plugins.
+"""
+from typing import Optional, Sequence
+
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from torch import Tensor
+
+from .plugin_block import PluginBlock
+
+
+class Bottleneck(PluginBlock):
+    """1x1 reduce, 3x3 (strided), 1x1 expand by 4, and a shortcut.
+
+    The stride sits on the 3x3 convolution (torchvision's "ResNet v1.5");
+    layer names follow torchvision (``conv1``..``conv3``, ``bn1``..``bn3``,
+    ``downsample``) so its checkpoints load, the wide variant included.
+
+    Args:
+        inplanes (int): Input channels.
+        planes (int): Base width; the block outputs ``planes * 4`` channels.
+        stride (int): Stride of the 3x3 convolution. Defaults to 1.
+        dilation (int): Dilation of the 3x3 convolution. Defaults to 1.
+        downsample (nn.Module, optional): Projection of the shortcut when the
+            shape changes. Defaults to None.
+        widen_factor (int): The inner (1x1 and 3x3) width is
+            ``planes * widen_factor``; 2 gives Wide ResNet-50-2's block.
+            Defaults to 1.
+        with_cp (bool): Recompute the block in the backward pass (activation
+            checkpointing) to save memory. Defaults to False.
+        conv_cfg (dict, optional): Convolution layer config. Defaults to None.
+        norm_cfg (dict): Normalization layer config. Defaults to BN.
+        plugins (Sequence[dict], optional): ``dict(cfg=..., position=...)``
+            with position ``'after_conv1'``, ``'after_conv2'`` or
+            ``'after_conv3'``.
+        init_cfg (dict | list[dict], optional): Initialization config.
+    """
+
+    expansion = 4
+    plugin_positions = ('after_conv1', 'after_conv2', 'after_conv3')
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 widen_factor: int = 1,
+                 with_cp: bool = False,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 plugins: Optional[Sequence[dict]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        plugins = self.check_plugins(plugins)
+        width = planes * widen_factor
+        out_channels = planes * self.expansion
+        self.with_cp = with_cp
+        self.conv1 = build_conv_layer(conv_cfg, inplanes, width, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, width)[1]
+        self.conv2 = build_conv_layer(conv_cfg, width, width, 3, stride=stride,
+                                      padding=dilation, dilation=dilation, bias=False)
+        self.bn2 = build_norm_layer(norm_cfg, width)[1]
+        self.conv3 = build_conv_layer(conv_cfg, width, out_channels, 1, bias=False)
+        self.bn3 = build_norm_layer(norm_cfg, out_channels)[1]
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.build_plugins(
+            plugins, dict(after_conv1=width, after_conv2=width, after_conv3=out_channels))
+
+    def _residual(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.forward_plugins(out, 'after_conv1')
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.forward_plugins(out, 'after_conv2')
+        out = self.bn3(self.conv3(out))
+        out = self.forward_plugins(out, 'after_conv3')
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x (Tensor): Shape (N, inplanes, H, W).
+
+        Returns:
+            Tensor: Shape (N, planes * 4, H / stride, W / stride).
+        """
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self._residual, x, use_reentrant=False)
+        else:
+            out = self._residual(x)
+        return self.relu(out)

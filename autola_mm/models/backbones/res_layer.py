@@ -1,0 +1,58 @@
+"""One ResNet stage: a sequence of residual blocks, the first one strided."""
+from typing import List, Optional, Type
+
+import torch.nn as nn
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmengine.model import Sequential
+
+from .plugin_block import PluginBlock
+
+
+def make_res_layer(block: Type[PluginBlock],
+                   inplanes: int,
+                   planes: int,
+                   num_blocks: int,
+                   stride: int = 1,
+                   dilation: int = 1,
+                   conv_cfg: Optional[dict] = None,
+                   norm_cfg: dict = dict(type='BN'),
+                   plugins: Optional[List[dict]] = None,
+                   **block_kwargs) -> Sequential:
+    """Build a stage of ``num_blocks`` blocks, as torchvision's ``_make_layer``.
+
+    The first block takes the stride and, when the shape changes, a shortcut
+    projection ``downsample = Sequential(1x1 conv, norm)``; every block gets
+    the same plugins and dilation.
+
+    Args:
+        block (type): :class:`BasicBlock` or :class:`Bottleneck`.
+        inplanes (int): Input channels of the stage.
+        planes (int): Base width of the blocks (output is
+            ``planes * block.expansion``).
+        num_blocks (int): Number of blocks.
+        stride (int): Stride of the first block. Defaults to 1.
+        dilation (int): Dilation of the blocks' 3x3 convolutions.
+        conv_cfg (dict, optional): Convolution layer config.
+        norm_cfg (dict): Normalization layer config.
+        plugins (list[dict], optional): Plugins of every block.
+        **block_kwargs: Further block arguments (``with_cp``,
+            ``widen_factor``).
+
+    Returns:
+        Sequential: The stage; its blocks are named ``0``, ``1``, ...
+    """
+    out_channels = planes * block.expansion
+    downsample = None
+    if stride != 1 or inplanes != out_channels:
+        downsample = nn.Sequential(
+            build_conv_layer(conv_cfg, inplanes, out_channels, 1, stride=stride, bias=False),
+            build_norm_layer(norm_cfg, out_channels)[1])
+    blocks = [
+        block(inplanes, planes, stride=stride, dilation=dilation, downsample=downsample,
+              conv_cfg=conv_cfg, norm_cfg=norm_cfg, plugins=plugins, **block_kwargs)
+    ]
+    blocks += [
+        block(out_channels, planes, dilation=dilation, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+              plugins=plugins, **block_kwargs) for _ in range(1, num_blocks)
+    ]
+    return Sequential(*blocks)
