@@ -1,0 +1,56 @@
+"""Command-line arguments the analysis tools share."""
+import argparse
+from typing import Optional, Sequence
+
+from mmengine.config import DictAction
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model CONFIG CHECKPOINT [LABEL]`` (repeated), ``--cfg-options``, ``--out-dir``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument(
+        '--model', dest='models', action='append', nargs='+', required=True,
+        metavar='CONFIG CHECKPOINT [LABEL]',
+        help='a model to analyse; repeat for several (LABEL defaults to the '
+        "config's file name)")
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default={},
+        help='override settings of every config, e.g. test_dataloader.batch_size=64')
+    parser.add_argument('--out-dir', default='work_dirs/analysis',
+                        help='where to write the outputs; default: work_dirs/analysis')
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, max_samples: bool = True) -> None:
+    """``--split`` and, unless ``max_samples`` is False, ``--max-samples``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        max_samples (bool): Add ``--max-samples``. Defaults to True.
+    """
+    parser.add_argument('--split', default='test', choices=('train', 'val', 'test'),
+                        help='the dataloader of the config to read (test-time '
+                        'pipeline, in order); default: test')
+    if max_samples:
+        parser.add_argument('--max-samples', type=int, default=None,
+                            help='use the first N images of the split')
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the arguments and check ``--max-samples`` where there is one.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        argv (Sequence[str], optional): Arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    args = parser.parse_args(argv)
+    max_samples = getattr(args, 'max_samples', None)
+    if max_samples is not None and max_samples < 1:
+        parser.error(f'--max-samples must be positive, got {max_samples}')
+    return args
