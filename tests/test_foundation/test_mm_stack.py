@@ -27,10 +27,10 @@ def test_mmcv_nms_runs_on_cpu():
 def test_mmcv_roi_align_runs_on_cpu():
     from mmcv.ops import RoIAlign
     feature = torch.arange(16.).reshape(1, 1, 4, 4)
-    # One RoI covering the whole map, pooled to 1x1 with one sample at the
-    # centre (2.0, 2.0): bilinear average of pixels 5, 6, 9, 10 (aligned=False
-    # keeps continuous coordinates as given).
-    rois = torch.tensor([[0., 0., 0., 4., 4.]])
+    # One RoI from (0, 0) to (3, 3), pooled to 1x1 with one sample at its
+    # centre (1.5, 1.5): the bilinear average of pixels 5, 6, 9 and 10
+    # (aligned=False takes the coordinates as given).
+    rois = torch.tensor([[0., 0., 0., 3., 3.]])
     pooled = RoIAlign((1, 1), spatial_scale=1.0, sampling_ratio=1,
                       aligned=False)(feature, rois)
     assert pooled.shape == (1, 1, 1, 1)
