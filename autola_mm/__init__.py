@@ -1,5 +1,7 @@
 """autola_mm: Auto Learning Attention (AutoLA, NeurIPS 2020) for OpenMMLab."""
 from . import datasets  # noqa: F401
+from . import models  # noqa: F401
+from . import engine  # noqa: F401
 from .utils.safe_globals import register_checkpoint_globals
 from .version import __version__, version_info
 

@@ -1,1 +1,11 @@
 """Utilities shared by the tools and the models."""
+from .data_layout import DataLayoutError, check_data_roots, data_layout_problems
+from .distributed import init_cpu_distributed, use_cpu_model_wrapper
+from .launch import build_runner, load_tool_config, prepare_run
+from .safe_globals import register_checkpoint_globals
+
+__all__ = [
+    'DataLayoutError', 'check_data_roots', 'data_layout_problems', 'init_cpu_distributed',
+    'use_cpu_model_wrapper', 'build_runner', 'load_tool_config', 'prepare_run',
+    'register_checkpoint_globals'
+]

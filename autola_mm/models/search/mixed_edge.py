@@ -1,0 +1,48 @@
+"""The mixed edge of the AutoLA search supernet (Ma et al., NeurIPS 2020).
+
+During the search every HOGA edge computes ``sum_o w_o * o(x)`` over the
+nine :data:`PRIMITIVES`, with ``w = softmax(alpha[edge])``. The candidates are
+the very operation modules a derived HOGA holds, built with non-affine BN as
+in DARTS. ``none`` contributes zero and is skipped: nothing is computed for it.
+"""
+from torch import Tensor, nn
+
+from ..attention import PRIMITIVES, FeatureStats, build_operation
+from .derivation import NONE_OP
+
+
+class MixedEdge(nn.Module):
+    """Softmax-weighted sum of every candidate operation of one HOGA edge.
+
+    ``ops[j]`` is the operation ``PRIMITIVES[columns[j]]``; ``none`` has no
+    module.
+
+    Args:
+        channels (int): Channels of the group the edge gates.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.columns = tuple(i for i, name in enumerate(PRIMITIVES) if name != NONE_OP)
+        self.ops = nn.ModuleList(
+            build_operation(PRIMITIVES[i], channels, affine=False) for i in self.columns)
+
+    def forward(self, x: Tensor, stats: FeatureStats, weights: Tensor) -> Tensor:
+        """Mix the candidates.
+
+        Args:
+            x (Tensor): The slot the edge reads, (N, C, H, W).
+            stats (FeatureStats): Cached pooling of ``x``, shared by every
+                candidate and every edge that reads ``x``.
+            weights (Tensor): Mixing weights of this edge, shape
+                (len(PRIMITIVES), ), columns in :data:`PRIMITIVES` order.
+
+        Returns:
+            Tensor: ``sum_o weights[o] * o(x)``, shape (N, C, H, W).
+        """
+        mixing = weights.unbind()
+        out = None
+        for column, op in zip(self.columns, self.ops):
+            term = op(x, stats) * mixing[column]
+            out = term if out is None else out + term
+        return out

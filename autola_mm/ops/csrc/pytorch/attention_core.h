@@ -1,0 +1,104 @@
+// Declarations of the attention core operators of autola_mm ("Auto Learning
+// Attention", NeurIPS 2020): the argument checks every back end runs and the
+// CPU and CUDA kernels that register.cpp binds to the dispatcher.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <tuple>
+#include <vector>
+
+namespace autola_mm {
+
+using at::Tensor;
+
+// Argument checks, one per operator, run by every back end (Meta included).
+// They raise ValueError (TORCH_CHECK_VALUE) naming the operator, the
+// argument, its shape and what is accepted, and read symbolic sizes so that
+// they also run under torch.compile.
+void check_channel_stats(const Tensor& x);
+void check_channel_stats_backward(const Tensor& grad_avg, const Tensor& grad_max,
+                                  const Tensor& x, const Tensor& max);
+void check_spatial_stats(const Tensor& x);
+void check_spatial_stats_backward(const Tensor& grad, const Tensor& x,
+                                  const Tensor& stats);
+void check_sigmoid_gate(const Tensor& x, const Tensor& logits);
+void check_sigmoid_gate_backward(const Tensor& grad, const Tensor& x,
+                                 const Tensor& logits);
+void check_gated_spatial_stats(const Tensor& x, const Tensor& channel_logits);
+void check_gated_spatial_stats_backward(const Tensor& grad, const Tensor& x,
+                                        const Tensor& channel_logits,
+                                        const Tensor& stats);
+void check_channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
+                                const Tensor& spatial_logits);
+void check_channel_spatial_gate_backward(const Tensor& grad, const Tensor& x,
+                                         const Tensor& channel_logits,
+                                         const Tensor& spatial_logits);
+void check_channel_attention_backward_logits(const Tensor& grad, const Tensor& x,
+                                             const Tensor& logits, const Tensor& channel_max);
+void check_channel_attention_backward_input(const Tensor& grad, const Tensor& x,
+                                            const Tensor& logits, const Tensor& channel_max,
+                                            const Tensor& channel_ties, const Tensor& grad_avg,
+                                            const Tensor& grad_max);
+void check_cbam_backward_pool_logits(const Tensor& grad_pooled, const Tensor& x,
+                                     const Tensor& channel_logits, const Tensor& pooled,
+                                     const Tensor& channel_max);
+void check_cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor& channel_logits,
+                               const Tensor& spatial_logits, const Tensor& pooled,
+                               const Tensor& grad_pooled, const Tensor& channel_max,
+                               const Tensor& channel_ties, const Tensor& grad_avg,
+                               const Tensor& grad_max);
+
+// Output shapes: (N, C, 1, 1) for channel statistics, (N, 2, H, W) for
+// spatial statistics.
+std::vector<c10::SymInt> channel_stats_shape(const Tensor& x);
+std::vector<c10::SymInt> spatial_stats_shape(const Tensor& x);
+
+#define AUTOLA_MM_DECLARE_BACKEND(backend)                                          \
+  namespace backend {                                                                \
+  std::tuple<Tensor, Tensor> channel_stats(const Tensor& x);                         \
+  Tensor channel_stats_backward(const Tensor& grad_avg, const Tensor& grad_max,      \
+                                const Tensor& x, const Tensor& max);                 \
+  Tensor spatial_stats(const Tensor& x);                                             \
+  Tensor spatial_stats_backward(const Tensor& grad, const Tensor& x,                 \
+                                const Tensor& stats);                                \
+  Tensor sigmoid_gate(const Tensor& x, const Tensor& logits);                        \
+  std::tuple<Tensor, Tensor> sigmoid_gate_backward(const Tensor& grad,               \
+                                                   const Tensor& x,                  \
+                                                   const Tensor& logits);            \
+  Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits);         \
+  std::tuple<Tensor, Tensor> gated_spatial_stats_backward(                           \
+      const Tensor& grad, const Tensor& x, const Tensor& channel_logits,             \
+      const Tensor& stats);                                                          \
+  Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,         \
+                              const Tensor& spatial_logits);                         \
+  std::tuple<Tensor, Tensor, Tensor> channel_spatial_gate_backward(                  \
+      const Tensor& grad, const Tensor& x, const Tensor& channel_logits,             \
+      const Tensor& spatial_logits);                                                 \
+  std::tuple<Tensor, Tensor> channel_attention_backward_logits(                      \
+      const Tensor& grad, const Tensor& x, const Tensor& logits,                     \
+      const Tensor& channel_max);                                                    \
+  Tensor channel_attention_backward_input(                                           \
+      const Tensor& grad, const Tensor& x, const Tensor& logits,                     \
+      const Tensor& channel_max, const Tensor& channel_ties, const Tensor& grad_avg, \
+      const Tensor& grad_max);                                                       \
+  std::tuple<Tensor, Tensor> cbam_backward_gate_logits(                              \
+      const Tensor& grad, const Tensor& x, const Tensor& channel_logits,             \
+      const Tensor& spatial_logits);                                                 \
+  std::tuple<Tensor, Tensor> cbam_backward_pool_logits(                              \
+      const Tensor& grad_pooled, const Tensor& x, const Tensor& channel_logits,      \
+      const Tensor& pooled, const Tensor& channel_max);                              \
+  Tensor cbam_backward_input(                                                        \
+      const Tensor& grad, const Tensor& x, const Tensor& channel_logits,             \
+      const Tensor& spatial_logits, const Tensor& pooled, const Tensor& grad_pooled, \
+      const Tensor& channel_max, const Tensor& channel_ties, const Tensor& grad_avg, \
+      const Tensor& grad_max);                                                       \
+  }
+
+AUTOLA_MM_DECLARE_BACKEND(cpu)
+AUTOLA_MM_DECLARE_BACKEND(cuda)
+AUTOLA_MM_DECLARE_BACKEND(meta)
+
+#undef AUTOLA_MM_DECLARE_BACKEND
+
+}  // namespace autola_mm

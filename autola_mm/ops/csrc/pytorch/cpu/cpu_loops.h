@@ -1,0 +1,63 @@
+// How the CPU kernels of the attention core split a contiguous (N, C, H, W)
+// feature map into work: rows of H * W positions for the per-channel pools
+// and gates, and tiles of positions (all C channels of a run of positions)
+// for the per-position ones. Reductions along a row run in kLanes
+// independent lanes kept in a small array: the compiler vectorises that as
+// an element-wise loop, without reassociating floating point sums (with 8
+// lanes it unrolls them into scalars, which it does not vectorise).
+#pragma once
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace autola_mm::cpu {
+
+constexpr int64_t kLanes = 64;
+
+// Elements one task should touch at least, so that small maps stay on one thread.
+constexpr int64_t kMinTaskElements = 32768;
+
+// Rows (of `row_length` elements) per parallel task.
+inline int64_t rows_per_task(int64_t row_length) {
+  return std::max<int64_t>(1, kMinTaskElements / std::max<int64_t>(1, row_length));
+}
+
+// Rows per task of the final sums over tiles: each row is a few additions, so
+// only very many rows are worth waking other threads for (a parallel region
+// costs far more than it saves on a busy machine).
+inline int64_t tile_sum_rows_per_task(int64_t tiles) {
+  return std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, tiles));
+}
+
+// Positions per tile. A single pass over the channels streams `positions`
+// contiguous elements of each channel; two passes (count the ties, then
+// write) keep the tile, channels x positions, in a core's L2 cache.
+inline int64_t tile_positions(int64_t channels, int64_t positions, bool two_passes) {
+  const int64_t budget = two_passes ? 65536 / std::max<int64_t>(1, channels) : 1024;
+  const int64_t tile = std::clamp<int64_t>(budget / 16 * 16, 64, 1024);
+  return std::min(tile, std::max<int64_t>(1, positions));
+}
+
+inline int64_t tile_count(int64_t positions, int64_t tile_size) {
+  return (positions + tile_size - 1) / tile_size;
+}
+
+// Runs fn(n, begin, end) over every image n and tile [begin, end) of its
+// positions, in parallel, with tile index `tile` = begin / tile_size.
+template <typename Fn>
+void for_each_tile(int64_t images, int64_t channels, int64_t positions, int64_t tile_size,
+                   const Fn& fn) {
+  const int64_t tiles = tile_count(positions, tile_size);
+  const int64_t grain = rows_per_task(tile_size * channels);
+  at::parallel_for(0, images * tiles, grain, [&](int64_t first, int64_t last) {
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t n = task / tiles;
+      const int64_t begin = (task % tiles) * tile_size;
+      fn(n, begin, std::min(begin + tile_size, positions));
+    }
+  });
+}
+
+}  // namespace autola_mm::cpu

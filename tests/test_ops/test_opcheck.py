@@ -1,0 +1,61 @@
+"""torch.library.opcheck of every compiled operator: schema, autograd, fake and AOT dispatch."""
+import pytest
+import torch
+
+N, C, H, W = 2, 3, 4, 5
+
+
+def tensor(*shape, requires_grad=False):
+    return torch.randn(shape, dtype=torch.float64, requires_grad=requires_grad)
+
+
+def forward_cases():
+    x = tensor(N, C, H, W, requires_grad=True)
+    channel = tensor(N, C, 1, 1, requires_grad=True)
+    spatial = tensor(N, 1, H, W, requires_grad=True)
+    full = tensor(N, C, H, W, requires_grad=True)
+    return [
+        ('channel_stats', (x, )),
+        ('spatial_stats', (x, )),
+        ('sigmoid_gate', (x, channel)),
+        ('sigmoid_gate', (x, spatial)),
+        ('sigmoid_gate', (x, full)),
+        ('gated_spatial_stats', (x, channel)),
+        ('channel_spatial_gate', (x, channel, spatial)),
+    ]
+
+
+def backward_cases():
+    """(operator name, arguments) pairs; they call the extension, so tests build them."""
+    x = tensor(N, C, H, W)
+    channel, spatial, grad_stats = tensor(N, C, 1, 1), tensor(N, 1, H, W), tensor(N, 2, H, W)
+    # The saved statistics must be those of x: the backward looks for the maximum.
+    stats = torch.ops.autola_mm.spatial_stats(x)
+    gated_stats = torch.ops.autola_mm.gated_spatial_stats(x, channel)
+    return [
+        ('channel_stats_backward', (channel, channel, x, x.amax(dim=(2, 3), keepdim=True))),
+        ('spatial_stats_backward', (grad_stats, x, stats)),
+        ('sigmoid_gate_backward', (x, x, channel)),
+        ('gated_spatial_stats_backward', (grad_stats, x, channel, gated_stats)),
+        ('channel_spatial_gate_backward', (x, x, channel, spatial)),
+    ]
+
+
+@pytest.mark.parametrize('case', range(len(forward_cases())))
+def test_forward_operator(needs_compiled, case):
+    name, args = forward_cases()[case]
+    torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
+
+
+@pytest.mark.parametrize('case', range(len(backward_cases())))
+def test_backward_operator(needs_compiled, case):
+    name, args = backward_cases()[case]
+    torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
+
+
+def test_meta_kernels_check_arguments(needs_compiled):
+    x = torch.empty(2, 3, 4, 5, device='meta')
+    pooled = torch.ops.autola_mm.gated_spatial_stats(x, torch.empty(2, 3, 1, 1, device='meta'))
+    assert pooled.shape == (2, 2, 4, 5) and pooled.device.type == 'meta'
+    with pytest.raises(ValueError, match='channel_logits must have shape'):
+        torch.ops.autola_mm.gated_spatial_stats(x, torch.empty(2, 1, 4, 5, device='meta'))

@@ -1,0 +1,130 @@
+"""Short searches end to end: ``tools/search.py`` on synthetic CIFAR-format data.
+
+The data is written by the test in the ``cifar-10-batches-py`` pickle layout;
+the config is the real search config with a 1-block-per-stage, 8-wide
+ResNet supernet on 8x8 crops, 8 images per batch and 2 epochs of 2 steps.
+"""
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.registry import MODELS
+from search_testkit import REPO_ROOT, write_tiny_search_config
+
+from autola_mm.models.attention import Genotype
+from autola_mm.models.search import derive_genotype
+from autola_mm.utils import build_runner, load_tool_config, prepare_run
+
+
+def load_search_tool():
+    spec = importlib.util.spec_from_file_location('search_tool', REPO_ROOT / 'tools' / 'search.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+search_tool = load_search_tool()
+
+
+def run_search(config, work_dir, name, *options, cfg_options=()):
+    """``tools/search.py CONFIG --work-dir WORK_DIR [options]``; returns the runner."""
+    return search_tool.main([str(config), '--work-dir', str(work_dir), *options,
+                             '--cfg-options', f'experiment_name={name}', *cfg_options])
+
+
+@pytest.fixture(scope='module')
+def searched(synthetic_cifar, tmp_path_factory):
+    """An uninterrupted 2-epoch search: (runner, config path, work dir)."""
+    root = tmp_path_factory.mktemp('search')
+    config = write_tiny_search_config(root / 'tiny_search.py', synthetic_cifar)
+    runner = run_search(config, root / 'run', 'uninterrupted')
+    return runner, config, root / 'run'
+
+
+def test_a_short_search_moves_alpha_and_writes_the_genotype(searched):
+    runner, _, work_dir = searched
+    model = runner.model
+    assert (runner.epoch, runner.iter) == (2, 4)  # 16 + 16 images, 8 per batch, 2 epochs
+    history = np.load(work_dir / 'alphas.npy')
+    assert history.shape == (3, 10, 9)
+    np.testing.assert_array_equal(history[-1], model.alpha.detach().numpy())
+    # Four Adam steps of lr 3e-3 move alpha well beyond its 1e-3 initial scale.
+    assert np.abs(history[-1] - history[0]).max() > 6e-3
+    assert all(np.abs(history[i + 1] - history[i]).max() > 1e-3 for i in range(2))
+
+    genotype = Genotype.from_json(work_dir / 'genotype.json')
+    assert genotype == model.genotype()
+    content = json.loads((work_dir / 'genotype.json').read_text())
+    assert content['meta']['epoch'] == 2
+    np.testing.assert_allclose(content['meta']['alpha'], history[-1], rtol=1e-6)
+
+    checkpoint = torch.load(work_dir / 'epoch_1.pth', weights_only=True)
+    torch.testing.assert_close(checkpoint['alpha_history'], torch.from_numpy(history[:2]))
+    assert Genotype.parse(checkpoint['meta']['genotype']) == derive_genotype(
+        torch.from_numpy(history[1]))
+    for figure in ('genotype.png', 'alpha_history.png'):
+        assert (work_dir / figure).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    [log] = work_dir.glob('*/*.log')
+    assert log.read_text().count(' genotype: ') == 2
+
+
+def test_the_searched_genotype_builds_a_hoga(searched):
+    _, _, work_dir = searched
+    hoga = MODELS.build(dict(type='HOGA', in_channels=16, genotype=str(work_dir / 'genotype.json')))
+    assert hoga.genotype == Genotype.from_json(work_dir / 'genotype.json')
+    assert hoga(torch.randn(2, 16, 4, 4)).shape == (2, 16, 4, 4)
+
+
+def test_a_genotype_file_of_another_search_space_is_refused(searched, tmp_path):
+    _, _, work_dir = searched
+    content = json.loads((work_dir / 'genotype.json').read_text())
+    content['search_space']['primitives'][-1] = 'ECA'
+    foreign = tmp_path / 'foreign_genotype.json'
+    foreign.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match='comes from another search space'):
+        MODELS.build(dict(type='HOGA', in_channels=16, genotype=str(foreign)))
+
+
+class SearchKilled(RuntimeError):
+    pass
+
+
+class KillAfterEpoch(Hook):
+    """Stop the search after the checkpoint of ``epoch`` is written."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def after_train_epoch(self, runner) -> None:
+        if runner.epoch + 1 == self.epoch:
+            raise SearchKilled(f'killed after epoch {self.epoch}')
+
+
+def test_a_search_resumed_after_a_kill_ends_like_an_uninterrupted_one(searched, tmp_path):
+    uninterrupted, config, uninterrupted_dir = searched
+    work_dir = tmp_path / 'run'
+    cfg = load_tool_config(str(config), dict(experiment_name='killed'), str(work_dir), 'none')
+    prepare_run(cfg, ('train_dataloader', ))
+    runner = build_runner(cfg)
+    runner.register_hook(KillAfterEpoch(1), priority='LOWEST')  # after the checkpoint
+    with pytest.raises(SearchKilled):
+        runner.train()
+    assert (work_dir / 'epoch_1.pth').is_file() and not (work_dir / 'epoch_2.pth').exists()
+
+    resumed = run_search(config, work_dir, 'resumed', '--resume')
+    assert (resumed.epoch, resumed.iter) == (2, 4)
+    assert torch.equal(resumed.model.alpha, uninterrupted.model.alpha)
+    ours, theirs = resumed.model.state_dict(), uninterrupted.model.state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    np.testing.assert_array_equal(np.load(work_dir / 'alphas.npy'),
+                                  np.load(uninterrupted_dir / 'alphas.npy'))
+
+
+def test_an_empty_architecture_split_is_a_clear_error(searched, tmp_path):
+    _, config, _ = searched
+    with pytest.raises(ValueError, match=r'architecture \(validation\) split empty'):
+        run_search(config, tmp_path / 'run', 'empty_split',
+                   cfg_options=['train_cfg.train_portion=1.0'])

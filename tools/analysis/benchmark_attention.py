@@ -1,0 +1,254 @@
+"""Benchmark the attention core of Auto Learning Attention (Ma et al., NeurIPS 2020) on the CPU.
+
+For SE, CBAM and HOGA (built from ``autola_mm.models``) at each shape it times,
+forward (inference, ``eval()`` under ``no_grad``) and forward+backward
+(training, ``train()``, gradients of the input and the parameters):
+
+* ``eager reference``: the module on the pure PyTorch path (``AUTOLA_OPS=reference``);
+* ``compiled ops``: the same module on the compiled operators (``AUTOLA_OPS=compiled``);
+* ``torch.compile(reference)``: ``torch.compile`` of the module traced on the reference path;
+* ``timm``: timm's ``SEModule`` and ``CbamModule`` with the same reduction (no HOGA in timm).
+
+The machine is shared and the CPU allocator's state moves timings by 2-4x, so
+candidates are measured round-robin: every round runs each candidate once
+untimed, then once timed (each is measured right after itself), and the table
+reports medians over the rounds. Compare candidates only within one run.
+Times are also given in "copies": the time divided by that of streaming the
+input once into a preallocated tensor (``out.copy_(x)``), the memory
+bandwidth floor of a module that reads ``x`` and writes its output. Peak
+memory is the largest amount of memory allocated above the starting point
+during one call, read from the profiler's allocation events.
+
+Prints one table and, last, the headline ratios at the first shape.
+
+Example:
+    python tools/analysis/benchmark_attention.py
+    python tools/analysis/benchmark_attention.py --modules cbam --shapes 16x256x56x56 --rounds 9
+"""
+import argparse
+import contextlib
+import copy
+import itertools
+import os
+import statistics
+import time
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from autola_mm.models.attention import CBAM, HOGA, SE
+from autola_mm.ops import compiled_ops_available
+
+MODULES = {'se': SE, 'cbam': CBAM, 'hoga': HOGA}
+MODULE_NAMES = {'se': 'SE', 'cbam': 'CBAM', 'hoga': 'HOGA'}
+EAGER, COMPILED, TORCH_COMPILE, TIMM = ('eager reference', 'compiled ops',
+                                        'torch.compile(reference)', 'timm')
+
+
+class Candidate(NamedTuple):
+    """One way of running one module: a forward and a training step."""
+    module: str
+    name: str
+    forward: Callable[[], object]
+    train: Callable[[], object]
+
+
+def parse_shape(text: str) -> Tuple[int, int, int, int]:
+    """``'16x256x56x56'`` -> ``(16, 256, 56, 56)``."""
+    parts = text.lower().split('x')
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f'shape {text!r}: expected NxCxHxW, e.g. 16x256x56x56')
+    return tuple(int(p) for p in parts)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description='Benchmark SE, CBAM and HOGA on the CPU')
+    parser.add_argument('--shapes', nargs='+', type=parse_shape,
+                        default=[(16, 256, 56, 56), (8, 1024, 14, 14)],
+                        help='input shapes NxCxHxW (default: 16x256x56x56 8x1024x14x14)')
+    parser.add_argument('--modules', nargs='+', choices=sorted(MODULES),
+                        default=['se', 'cbam', 'hoga'], help='modules to benchmark')
+    parser.add_argument('--rounds', type=int, default=7, help='timed rounds (medians over them)')
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument('--no-torch-compile', action='store_true',
+                        help='leave out torch.compile(reference) (its first call compiles)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of weights and inputs')
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.threads < 1:
+        parser.error('--rounds and --threads must be positive')
+    return args
+
+
+@contextlib.contextmanager
+def ops_path(mode: str):
+    """Run the attention core on ``mode`` (``AUTOLA_OPS``) inside the block."""
+    previous = os.environ.get('AUTOLA_OPS')
+    os.environ['AUTOLA_OPS'] = mode
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ['AUTOLA_OPS']
+        else:
+            os.environ['AUTOLA_OPS'] = previous
+
+
+def timm_module(name: str, channels: int) -> Optional[nn.Module]:
+    """timm's counterpart of ``name`` with our default reduction 1/16, or None."""
+    try:
+        from timm.layers.cbam import CbamModule
+        from timm.layers.squeeze_excite import SEModule
+    except ImportError as error:
+        raise SystemExit(f'timm is needed for the comparison ({error}); install the '
+                         'benchmark requirements: pip install -r requirements/optional.txt')
+    if name == 'se':
+        return SEModule(channels, rd_ratio=1 / 16)
+    if name == 'cbam':
+        return CbamModule(channels, rd_ratio=1 / 16, spatial_kernel_size=7)
+    return None
+
+
+def runs(module: nn.Module, x: torch.Tensor, grad: torch.Tensor,
+         mode: str) -> Tuple[Callable[[], object], Callable[[], object]]:
+    """A forward and a training step of ``module`` on the ``mode`` path."""
+
+    def forward():
+        with ops_path(mode), torch.no_grad():
+            module.train(False)
+            return module(x)
+
+    def train():
+        with ops_path(mode):
+            module.train(True)
+            x.grad = None
+            module.zero_grad(set_to_none=True)
+            module(x).backward(grad)
+
+    return forward, train
+
+
+def build_candidates(name: str, x: torch.Tensor, grad: torch.Tensor, seed: int,
+                     with_torch_compile: bool) -> List[Candidate]:
+    """Every candidate of module ``name`` on input ``x``, all with the same weights."""
+    torch.manual_seed(seed)
+    ours = MODULES[name](x.shape[1])
+    ours.init_weights()
+    label = MODULE_NAMES[name]
+    candidates = [
+        Candidate(label, EAGER, *runs(ours, x, grad, 'reference')),
+        Candidate(label, COMPILED, *runs(ours, x, grad, 'compiled')),
+    ]
+    if with_torch_compile:
+        compiled = torch.compile(copy.deepcopy(ours))
+        candidates.append(Candidate(label, TORCH_COMPILE, *runs(compiled, x, grad, 'reference')))
+    theirs = timm_module(name, x.shape[1])
+    if theirs is not None:
+        candidates.append(Candidate(label, TIMM, *runs(theirs, x, grad, 'reference')))
+    return candidates
+
+
+def round_robin(steps: Dict[str, Callable[[], object]], rounds: int) -> Dict[str, float]:
+    """Median seconds of every step; each round runs each step untimed, then timed."""
+    times: Dict[str, List[float]] = {key: [] for key in steps}
+    for _ in range(rounds):
+        for key, step in steps.items():
+            step()
+            start = time.perf_counter()
+            step()
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def peak_memory(step: Callable[[], object]) -> int:
+    """Bytes allocated at the peak of one call of ``step``, above its start."""
+    step()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted((event.start_ns(), event.nbytes())
+                    for event in prof.profiler.kineto_results.events()
+                    if event.name() == '[memory]')
+    return max(itertools.accumulate((nbytes for _, nbytes in events), initial=0))
+
+
+def benchmark_shape(shape, args) -> Tuple[float, List[dict]]:
+    """Rows of the table for one shape, and the time of one copy of the input."""
+    gen = torch.Generator().manual_seed(args.seed)
+    x = torch.randn(shape, generator=gen).requires_grad_()
+    grad = torch.randn(shape, generator=gen)
+    out = torch.empty(shape)
+    candidates = [
+        candidate for name in args.modules
+        for candidate in build_candidates(name, x, grad, args.seed, not args.no_torch_compile)
+    ]
+    steps = {'copy': lambda: out.copy_(x.detach())}
+    for candidate in candidates:
+        steps[f'{candidate.module}/{candidate.name}/forward'] = candidate.forward
+        steps[f'{candidate.module}/{candidate.name}/train'] = candidate.train
+    for step in steps.values():  # the first calls compile and warm up
+        step()
+    medians = round_robin(steps, args.rounds)
+    rows = []
+    for candidate in candidates:
+        key = f'{candidate.module}/{candidate.name}'
+        rows.append(
+            dict(shape=shape, module=candidate.module, name=candidate.name,
+                 forward=medians[f'{key}/forward'], train=medians[f'{key}/train'],
+                 forward_peak=peak_memory(candidate.forward),
+                 train_peak=peak_memory(candidate.train)))
+    return medians['copy'], rows
+
+
+def format_table(results) -> str:
+    """One table over all shapes."""
+    header = (f'{"shape":<15} {"module":<6} {"candidate":<25} {"fwd ms":>8} {"copies":>7} '
+              f'{"fwd+bwd ms":>10} {"copies":>7} {"fwd MiB":>8} {"fwd+bwd MiB":>11}')
+    lines = [header, '-' * len(header)]
+    for copy_time, rows in results:
+        shape = 'x'.join(map(str, rows[0]['shape']))
+        lines.append(f'{shape:<15} {"input":<6} {"out.copy_(x)":<25} {copy_time * 1e3:8.2f} '
+                     f'{1:7.1f}')
+        for row in rows:
+            lines.append(
+                f'{"":<15} {row["module"]:<6} {row["name"]:<25} {row["forward"] * 1e3:8.2f} '
+                f'{row["forward"] / copy_time:7.1f} {row["train"] * 1e3:10.2f} '
+                f'{row["train"] / copy_time:7.1f} {row["forward_peak"] / 2**20:8.1f} '
+                f'{row["train_peak"] / 2**20:11.1f}')
+    return '\n'.join(lines)
+
+
+def headline(copy_time: float, rows: List[dict]) -> str:
+    """The acceptance ratios at one shape: speed-ups of fwd+bwd, and CBAM's memory."""
+    table = {(row['module'], row['name']): row for row in rows}
+    shape = 'x'.join(map(str, rows[0]['shape']))
+    parts = []
+    for module, baseline, target in (('CBAM', TIMM, 3), ('SE', TIMM, 1.5), ('HOGA', EAGER, 1.5)):
+        ours, theirs = table.get((module, COMPILED)), table.get((module, baseline))
+        if ours and theirs:
+            against = 'timm' if baseline == TIMM else 'eager reference'
+            parts.append(f'{module} {theirs["train"] / ours["train"]:.2f}x faster fwd+bwd than '
+                         f'{against} (target >= {target}x)')
+        if module == 'CBAM' and ours and (module, EAGER) in table:
+            ratio = ours['train_peak'] / table[(module, EAGER)]['train_peak']
+            parts.append(f'CBAM training peak memory {ratio:.2f}x the eager reference\'s '
+                         '(target <= 0.5x)')
+    return f'headline at {shape}: ' + '; '.join(parts)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if not compiled_ops_available('cpu'):
+        raise SystemExit('the compiled attention core is not built: run `python setup.py '
+                         'build_ext --inplace` (or pip install -e .) without AUTOLA_WITH_OPS=0')
+    torch.set_num_threads(args.threads)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, float32, '
+          f'{args.rounds} rounds (medians); copies = time / time of out.copy_(x)')
+    results = [benchmark_shape(shape, args) for shape in args.shapes]
+    print(format_table(results))
+    print(headline(*results[0]))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,70 @@
+"""Search a HOGA cell with the differentiable search of AutoLA (Ma et al., NeurIPS 2020).
+
+The config names a search model (``HOGASearchClassifier``), the two-optimizer
+schedule and the ``AutoLASearchLoop``. The work dir receives the checkpoints,
+``genotype.json`` (at every checkpoint and at the end), ``alphas.npy`` (alpha
+after every epoch), ``alpha_history.png`` and ``genotype.png``. The genotype
+plugs into any config: ``dict(type='HOGA', genotype='<work_dir>/genotype.json')``.
+
+Examples:
+    python tools/search.py configs/search/autola_resnet20_cifar10.py
+    python tools/search.py CONFIG --resume                # latest in the work dir
+    python tools/search.py CONFIG --cfg-options model.unrolled=True
+    torchrun --nproc_per_node 2 tools/search.py CONFIG --launcher pytorch
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+import autola_mm  # noqa: F401  (registers the search model, loop and hooks)
+from autola_mm.utils import DataLayoutError, build_runner, load_tool_config, prepare_run
+from autola_mm.utils.distributed import LAUNCHERS
+
+SEARCH_LOADERS = ('train_dataloader', )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options, as in ``tools/train.py``."""
+    parser = argparse.ArgumentParser(description='Search a HOGA cell (AutoLA)')
+    parser.add_argument('config', help='search config file')
+    parser.add_argument('--work-dir', help='directory for logs, checkpoints and the genotype '
+                        '(default: the config\'s work_dir or ./work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', metavar='CKPT',
+                        help='resume from CKPT, or from the latest checkpoint in the '
+                        'work dir when CKPT is omitted')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. train_cfg.max_epochs=1 '
+                        'train_dataloader.dataset.data_root=/data/cifar10')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='how the processes were started (none: one process)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; torchrun uses LOCAL_RANK')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    """Search; returns the Runner after the search."""
+    args = parse_args(argv)
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if args.resume == 'auto' else args.resume
+    try:
+        prepare_run(cfg, SEARCH_LOADERS)
+    except DataLayoutError as err:
+        sys.exit(str(err))
+    runner = build_runner(cfg)
+    runner.train()
+    genotype_file = osp.join(runner.work_dir, 'genotype.json')
+    runner.logger.info(f"Use the searched cell with dict(type='HOGA', "
+                       f"genotype='{genotype_file}')")
+    return runner
+
+
+if __name__ == '__main__':
+    main()
