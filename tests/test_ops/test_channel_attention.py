@@ -95,7 +95,8 @@ def test_logits_ignoring_the_statistics(ops_path):
     torch.testing.assert_close(bias.grad, expected)
 
 
-def test_logits_of_another_dtype_fall_back_to_the_composition(ops_path):
+def test_logits_of_another_dtype_fall_back_to_the_composition(needs_compiled, monkeypatch):
+    monkeypatch.setenv('AUTOLA_OPS', 'auto')
     module = TinySE(4, with_max=True)
 
     def double_logits(avg, max_):
