@@ -76,3 +76,16 @@ def test_imagenet_classifier_trains_with_plugins(attention, mm_config_path, cls_
     model = train_classifier(model_cfg, cls_models, imagenet_batch, train_step)
     assert model.head.fc.in_features == 512
     check_plugin_gradients(model.backbone, attention, count=8)
+
+
+def test_mmpretrain_resnet50_classifier_trains_as_shipped(mm_config_path, cls_models,
+                                                          imagenet_batch, train_step):
+    """mmpretrain's own ResNet-50 classifier, no plugin: the stack itself works."""
+    model_cfg = Config.fromfile(mm_config_path('mmpretrain', '_base_/models/resnet50.py')).model
+    model = train_classifier(model_cfg, cls_models, imagenet_batch, train_step)
+    assert type(model.backbone).__module__.startswith('mmpretrain')
+    assert model.head.fc.in_features == 2048
+    # zero_init_residual silences the last BN of every block at first; the
+    # stem and the head still get gradients.
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    assert model.head.fc.weight.grad.abs().sum() > 0
