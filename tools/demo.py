@@ -9,51 +9,89 @@ Every step runs one of the project's own tools on the configs in
    CBAM, the published HOGA and the HOGA just searched;
 4. ``tools/analysis/tsne.py`` and ``tools/analysis/class_selectivity.py``;
 
-then writes ``work_dirs/demo/report.md`` (accuracy, parameters, FLOPs,
-training images per second, the searched genotype, the figures) and prints
-its table.
+then writes ``<work-dir>/report.md`` (accuracy, parameters, FLOPs, training
+images per second, the searched genotype, the figures) and prints its table.
+``--max-images``, ``--epochs`` and ``--search-epochs`` shrink the run (the
+test suite runs it with a few iterations); ``--to-readme`` copies the table of
+an existing report into the README.
+
+Examples:
+    python tools/demo.py
+    python tools/demo.py --work-dir work_dirs/demo_quick --max-images 64 --epochs 1
+    python tools/demo.py --to-readme README.md
 """
 import argparse
 import json
+import os
+import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 
+SEARCH_CONFIG = 'configs/demo/autola_resnet20_digits.py'
+# Row label, short name (figure file names), config in configs/demo.
 MODELS = (
-    ('ResNet-20', 'resnet20_digits.py'),
-    ('+ SE', 'resnet20-se_digits.py'),
-    ('+ CBAM', 'resnet20-cbam_digits.py'),
-    ('+ HOGA (published)', 'resnet20-hoga_digits.py'),
-    ('+ HOGA (searched here)', 'resnet20-hoga-searched_digits.py'),
+    ('ResNet-20', 'plain', 'resnet20_digits.py'),
+    ('+ SE', 'se', 'resnet20-se_digits.py'),
+    ('+ CBAM', 'cbam', 'resnet20-cbam_digits.py'),
+    ('+ HOGA (published)', 'hoga', 'resnet20-hoga_digits.py'),
+    ('+ HOGA (searched here)', 'hoga-searched', 'resnet20-hoga-searched_digits.py'),
 )
+SEARCHED_CONFIG = MODELS[-1][2]
+TRAIN_BATCH_SIZE = 64
+README_START = '<!-- demo table: written by `python tools/demo.py --to-readme README.md` -->'
+README_END = '<!-- end of demo table -->'
 
 
-def run(step: str, *command: str) -> None:
-    """Run one tool, streaming its output; stop the demo if it fails."""
-    print(f'\n==> [{time.strftime("%H:%M:%S")}] {step}', flush=True)
-    result = subprocess.run([sys.executable, *command], cwd=ROOT)
-    if result.returncode:
-        sys.exit(f'make demo: {step} failed (exit {result.returncode}); '
-                 'its output is above')
+class Steps:
+    """Runs the tools one after the other, with the elapsed time of each."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def run(self, step: str, *command: str) -> None:
+        """Run one tool, streaming its output; stop the demo if it fails."""
+        elapsed = time.monotonic() - self.start
+        print(f'\n==> [{elapsed / 60:5.1f} min] {step}', flush=True)
+        result = subprocess.run([sys.executable, *command], cwd=ROOT)
+        if result.returncode:
+            sys.exit(f'make demo: {step} failed (exit {result.returncode}); '
+                     'its output is above')
+
+    def minutes(self) -> float:
+        """Minutes since the demo started."""
+        return (time.monotonic() - self.start) / 60
 
 
-def json_log_records(work_dir: Path) -> list:
-    """Records of the newest mmengine json log under ``work_dir``."""
-    logs = sorted(work_dir.glob('*/vis_data/*.json'))
+def json_log_records(work_dir: Path) -> List[dict]:
+    """Records of the newest mmengine json log under ``work_dir``.
+
+    A run's log is ``<timestamp>/vis_data/<timestamp>.json`` when it trains
+    and ``<timestamp>/<timestamp>.json`` when it only tests.
+    """
+    logs = [log for run in sorted(work_dir.glob('*_*/')) for log in (
+        run / 'vis_data' / f'{run.name}.json', run / f'{run.name}.json') if log.is_file()]
     if not logs:
         sys.exit(f'make demo: no json log under {work_dir}')
     return [json.loads(line) for line in logs[-1].read_text().splitlines()]
 
 
-def train_images_per_second(work_dir: Path, batch_size: int) -> float:
+def train_images_per_second(work_dir: Path) -> float:
     """Median training throughput from the logged iteration times."""
     times = [r['time'] for r in json_log_records(work_dir) if 'loss' in r]
-    return batch_size / statistics.median(times)
+    if not times:
+        sys.exit(f'make demo: the training log under {work_dir} has no iteration; '
+                 'lower the logger interval or train longer')
+    return TRAIN_BATCH_SIZE / statistics.median(times)
 
 
 def top1(work_dir: Path) -> float:
@@ -62,59 +100,139 @@ def top1(work_dir: Path) -> float:
     return records[-1]['accuracy/top1']
 
 
-def main():
-    parser = argparse.ArgumentParser(description='The AutoLA demo on digits.')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--cfg-options', nargs='*', default=[],
-                        help='overrides for every train and search run, e.g. '
-                        'train_cfg.max_epochs=1 for a quick check')
-    args = parser.parse_args()
-    from get_flops import get_flops
+def data_options(data_root: Path, max_images: Optional[int],
+                 loaders: Sequence[str] = ('train', 'val', 'test')) -> List[str]:
+    """``--cfg-options`` entries that point the ``loaders`` at ``data_root``."""
+    options = []
+    for loader in (f'{split}_dataloader' for split in loaders):
+        options.append(f'{loader}.dataset.data_root={data_root}')
+        if max_images is not None:
+            options.append(f'{loader}.dataset.indices={max_images}')
+    return options
 
-    work = ROOT / args.work_dir
-    overrides = (['--cfg-options', *args.cfg_options] if args.cfg_options else [])
-    run('convert the digits to the CIFAR-10 format',
-        'tools/dataset_converters/digits_to_cifar.py', str(work / 'data'))
-    run('search a HOGA on the digits', 'tools/search.py',
-        'configs/demo/autola_resnet20_digits.py', '--work-dir', str(work / 'search'),
-        *overrides)
-    genotype = json.loads((work / 'search' / 'genotype.json').read_text())
 
-    rows = []
-    for label, config_name in MODELS:
-        config = f'configs/demo/{config_name}'
-        model_dir = work / Path(config_name).stem
-        run(f'train {label}', 'tools/train.py', config, '--work-dir', str(model_dir),
-            *overrides)
-        checkpoint = max(model_dir.glob('epoch_*.pth'), key=lambda p: p.stat().st_mtime)
-        run(f'test {label}', 'tools/test.py', config, str(checkpoint), '--work-dir',
-            str(model_dir / 'test'))
-        complexity = get_flops(config)
-        rows.append(dict(label=label, config=config, checkpoint=checkpoint,
-                         top1=top1(model_dir / 'test'), params=complexity.params,
-                         flops=complexity.flops,
-                         speed=train_images_per_second(model_dir, 64)))
+def machine() -> str:
+    """The CPU, its cores and the software the demo ran with, in one line."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path('/proc/cpuinfo')
+    if cpuinfo.is_file():
+        names = re.findall(r'^model name\s*:\s*(.+)$', cpuinfo.read_text(), re.MULTILINE)
+        cpu = names[0] if names else cpu
+    return (f'{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, '
+            f'Python {platform.python_version()}, torch {torch.__version__}')
 
-    figures = work / 'figures'
-    models = [arg for row in rows
-              for arg in ('--model', row['config'], str(row['checkpoint']), row['label'])]
-    run('t-SNE of the last stage', 'tools/analysis/tsne.py', *models, '--out-dir',
-        str(figures / 'tsne'))
-    run('class selectivity per stage', 'tools/analysis/class_selectivity.py', *models,
-        '--out-dir', str(figures / 'selectivity'))
 
+def report_table(rows: Sequence[Dict]) -> List[str]:
+    """The Markdown table of the report, one row per model."""
     table = ['| model | top-1 (%) | parameters | FLOPs | train images/s |',
              '| --- | --- | --- | --- | --- |']
     table += [f"| {r['label']} | {r['top1']:.2f} | {r['params']:,} | {r['flops'] / 1e6:.1f}M "
               f"| {r['speed']:.0f} |" for r in rows]
+    return table
+
+
+def copy_table_to_readme(report: Path, readme: Path) -> None:
+    """Replace the demo block of ``readme`` with the header and table of ``report``."""
+    if not report.is_file():
+        sys.exit(f'make demo: {report} does not exist; run `make demo` first')
+    lines = report.read_text().splitlines()
+    table_end = next(i for i in range(len(lines)) if i > 4 and not lines[i].startswith('|'))
+    block = '\n'.join([README_START, *lines[2:table_end], README_END])
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + '.*?' + re.escape(README_END), re.DOTALL)
+    if not pattern.search(text):
+        sys.exit(f'make demo: {readme} has no demo block; add the two lines\n'
+                 f'{README_START}\n{README_END}\nwhere the table belongs')
+    readme.write_text(pattern.sub(lambda _: block, text))
+    print(f'copied the table of {report} into {readme}')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='The AutoLA demo on the digits.')
+    parser.add_argument('--work-dir', default='work_dirs/demo',
+                        help='where the data, runs, figures and report go')
+    parser.add_argument('--max-images', type=int, default=None,
+                        help='use the first N images of each split (a quick check)')
+    parser.add_argument('--epochs', type=int, default=None,
+                        help="training epochs of each model; default: the configs'")
+    parser.add_argument('--search-epochs', type=int, default=None,
+                        help="search epochs; default: the search config's")
+    parser.add_argument('--to-readme', metavar='README',
+                        help="only copy the existing report's table into README")
+    args = parser.parse_args(argv)
+    for name in ('max_images', 'epochs', 'search_epochs'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Path:
+    """Run the demo; returns the path of the report."""
+    args = parse_args(argv)
+    work = (ROOT / args.work_dir).resolve()
+    if args.to_readme:
+        copy_table_to_readme(work / 'report.md', Path(args.to_readme))
+        return work / 'report.md'
+    from get_flops import get_flops
+
+    steps = Steps()
+    data = work / 'data'
+    data_args = data_options(data, args.max_images)
+    steps.run('convert the digits to the CIFAR-10 format',
+              'tools/dataset_converters/digits_to_cifar.py', str(data))
+
+    search_options = data_options(data, args.max_images, loaders=('train', ))
+    if args.search_epochs is not None:
+        search_options.append(f'train_cfg.max_epochs={args.search_epochs}')
+    steps.run('search a HOGA on the digits', 'tools/search.py', SEARCH_CONFIG,
+              '--work-dir', str(work / 'search'), '--cfg-options', *search_options)
+    genotype_file = work / 'search' / 'genotype.json'
+    genotype = json.loads(genotype_file.read_text())
+
+    rows = []
+    for label, name, config_name in MODELS:
+        config = f'configs/demo/{config_name}'
+        model_dir = work / Path(config_name).stem
+        model_options = ({'model.backbone.plugins.0.cfg.genotype': str(genotype_file)}
+                         if config_name == SEARCHED_CONFIG else {})
+        options = data_args + [f'{key}={value}' for key, value in model_options.items()]
+        train_options = options + ([f'train_cfg.max_epochs={args.epochs}']
+                                   if args.epochs is not None else [])
+        steps.run(f'train ResNet-20 {label}', 'tools/train.py', config, '--work-dir',
+                  str(model_dir), '--cfg-options', *train_options)
+        checkpoint = max(model_dir.glob('epoch_*.pth'), key=lambda p: p.stat().st_mtime)
+        steps.run(f'test ResNet-20 {label}', 'tools/test.py', config, str(checkpoint),
+                  '--work-dir', str(model_dir / 'test'), '--cfg-options', *options)
+        complexity = get_flops(config, cfg_options=model_options)
+        rows.append(dict(label=label, name=name, config=config, checkpoint=checkpoint,
+                         top1=top1(model_dir / 'test'), params=complexity.params,
+                         flops=complexity.flops, speed=train_images_per_second(model_dir)))
+
+    figures = work / 'figures'
+    # The configs as trained, with the data root and genotype written in.
+    models = [arg for row in rows for arg in (
+        '--model', str(row['checkpoint'].parent / Path(row['config']).name),
+        str(row['checkpoint']), row['name'])]
+    perplexity = '30' if args.max_images is None else str(max(1, (args.max_images - 1) // 4))
+    steps.run('t-SNE of the last stage', 'tools/analysis/tsne.py', *models,
+              '--perplexity', perplexity, '--out-dir', str(figures / 'tsne'))
+    steps.run('class selectivity per stage', 'tools/analysis/class_selectivity.py', *models,
+              '--out-dir', str(figures / 'selectivity'))
+
+    table = report_table(rows)
     pngs = sorted(figures.rglob('*.png'))
     report = '\n'.join([
         '# AutoLA demo on the digits', '',
-        f'{time.strftime("%Y-%m-%d %H:%M")}, `make demo`', '', *table, '',
-        '## Searched genotype', '', '```json', json.dumps(genotype, indent=1), '```', '',
+        f'`make demo` on {time.strftime("%Y-%m-%d")}, {steps.minutes():.1f} min on {machine()}.',
+        '', *table, '',
+        '## Searched genotype', '', f'`{genotype_file.relative_to(work)}`:', '', '```json',
+        json.dumps(genotype, indent=1), '```', '',
         '## Figures', '', *[f'- [{p.relative_to(work)}]({p.relative_to(work)})' for p in pngs]])
-    (work / 'report.md').write_text(report + '\n')
-    print('\n'.join(['', *table, '', f'report: {work / "report.md"}']))
+    report_file = work / 'report.md'
+    report_file.write_text(report + '\n')
+    print('\n'.join(['', *table, '', f'{steps.minutes():.1f} min; report: {report_file}']))
+    return report_file
 
 
 if __name__ == '__main__':

@@ -154,3 +154,51 @@ def test_slurm_train_runs_one_task_per_gpu_through_srun(tmp_path):
         '-u', f'{REPO_ROOT}/tools/train.py', 'cfg.py', '--work-dir=wd', '--launcher', 'slurm',
         '--amp'
     ]
+
+
+def test_cpu_model_wrapper_keeps_the_configs_wrapper_and_options():
+    from autola_mm.utils import use_cpu_model_wrapper
+    cfg = Config(dict(model_wrapper_cfg=dict(type='SearchDistributedDataParallel',
+                                             device_ids=[0], broadcast_buffers=True)))
+    use_cpu_model_wrapper(cfg)
+    assert cfg.model_wrapper_cfg == dict(type='SearchDistributedDataParallel',
+                                         find_unused_parameters=False, device_ids=None,
+                                         broadcast_buffers=False)
+    cfg = Config(dict(find_unused_parameters=True))
+    use_cpu_model_wrapper(cfg)
+    assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel',
+                                         find_unused_parameters=True, device_ids=None,
+                                         broadcast_buffers=False)
+
+
+def test_rendezvous_of_each_launcher(monkeypatch, tmp_path):
+    from autola_mm.utils import distributed
+    monkeypatch.setattr(distributed.torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(ValueError, match="unknown launcher 'ray'; accepted: none, pytorch"):
+        distributed.init_cpu_distributed('ray')
+    assert distributed.init_cpu_distributed('none') is False
+
+    for name in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'SLURM_LOCALID'):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(KeyError, match='RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT'):
+        distributed.init_cpu_distributed('pytorch')
+
+    monkeypatch.setenv('OMPI_COMM_WORLD_RANK', '3')
+    monkeypatch.setenv('OMPI_COMM_WORLD_SIZE', '4')
+    monkeypatch.setenv('OMPI_COMM_WORLD_LOCAL_RANK', '1')
+    with pytest.raises(KeyError, match='MASTER_ADDR'):
+        distributed._rendezvous_env('mpi')
+    monkeypatch.setenv('MASTER_ADDR', 'node0')
+    assert distributed._rendezvous_env('mpi') == dict(
+        RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_ADDR='node0', MASTER_PORT='29500')
+
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/usr/bin/env bash\necho node7; echo node8\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
+    monkeypatch.setenv('SLURM_NODELIST', 'node[7-8]')
+    monkeypatch.setenv('SLURM_PROCID', '5')
+    monkeypatch.setenv('SLURM_NTASKS', '16')
+    monkeypatch.setenv('MASTER_PORT', '29611')
+    assert distributed._rendezvous_env('slurm') == dict(
+        RANK='5', WORLD_SIZE='16', LOCAL_RANK='0', MASTER_ADDR='node7', MASTER_PORT='29611')
