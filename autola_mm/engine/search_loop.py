@@ -78,7 +78,8 @@ class AutoLASearchLoop(EpochBasedTrainLoop):
                  val_interval: int = 1) -> None:
         if not isinstance(dataloader, dict):
             raise ValueError('AutoLASearchLoop splits the training set itself: give '
-                             f'train_dataloader as a config dict, not a {type(dataloader).__name__}')
+                             'train_dataloader as a config dict, not a '
+                             f'{type(dataloader).__name__}')
         weight_loader, arch_loader = self._build_split_loaders(
             runner, dataloader, train_portion, split_seed)
         super().__init__(runner, weight_loader, max_epochs, val_begin, val_interval)

@@ -1,46 +1,91 @@
-"""Helpers of the search tests: tiny supernets and synthetic CIFAR-format data."""
-import pickle
+"""Helpers of the search tests: tiny supernets, synthetic CIFAR-format data and
+search processes.
+
+Search processes that the tests start import this module through the config's
+``custom_imports`` (``PYTHONPATH`` holds this folder), which registers
+:class:`WaitForKillAfterCheckpointHook` there.
+"""
+import os
+import sys
+import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 import torch
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
 from torch import nn
+
+from autola_mm.datasets import write_cifar_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_CONFIG = REPO_ROOT / 'configs' / 'search' / 'autola_resnet20_cifar10.py'
 CLASS_NAMES = [f'class_{i}' for i in range(10)]
+HERE = Path(__file__).resolve().parent
+
+
+@HOOKS.register_module()
+class WaitForKillAfterCheckpointHook(Hook):
+    """After the checkpoint of epoch ``epoch``, write ``marker`` and wait to be killed.
+
+    Its priority is the lowest, so ``CheckpointHook`` (and the genotype and
+    alpha history hooks) have written their files when it runs.
+
+    Args:
+        epoch (int): The epoch (1-based) after which to wait.
+        marker (str): File to write when waiting starts.
+        timeout (float): Seconds to wait before failing on its own. Default: 300.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, epoch: int, marker: str, timeout: float = 300):
+        self.epoch = epoch
+        self.marker = marker
+        self.timeout = timeout
+
+    def after_train_epoch(self, runner) -> None:
+        """Wait for the kill after the epoch ``epoch``."""
+        if runner.epoch + 1 == self.epoch:
+            Path(self.marker).write_text(str(os.getpid()))
+            time.sleep(self.timeout)
+            raise RuntimeError(f'nobody killed the search within {self.timeout} s')
+
+
+def subprocess_env() -> Dict[str, str]:
+    """Environment of search processes: this checkout and this folder
+    importable, one thread, as the tests' own process (see conftest.py)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [str(REPO_ROOT), str(HERE)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    env.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    return env
+
+
+def search_command(config: Path, work_dir: Path, *options: str) -> list:
+    """``python tools/search.py CONFIG --work-dir WORK_DIR [options]``."""
+    return [sys.executable, str(REPO_ROOT / 'tools' / 'search.py'), str(config),
+            '--work-dir', str(work_dir), *options]
 
 
 def write_cifar10_layout(root: Path, num_train: int, num_test: int, seed: int = 0) -> Path:
-    """Write random images in the ``cifar-10-batches-py`` pickle layout.
+    """Write random CIFAR-10-format files with :func:`write_cifar_files`.
 
     Each image is its class's colour plus noise, so the labels are learnable.
-    Rows hold 3072 bytes: the R, G and B planes of a 32x32 image, as in CIFAR.
 
     Returns:
         Path: ``root``, the folder that contains ``cifar-10-batches-py``.
     """
     rng = np.random.default_rng(seed)
-    folder = root / 'cifar-10-batches-py'
-    folder.mkdir(parents=True)
-    colours = rng.integers(0, 256, size=(10, 3, 1, 1))
+    colours = rng.integers(0, 256, size=(10, 1, 1, 3))
 
-    def batch(num: int, name: str) -> dict:
+    def split(num: int):
         labels = rng.integers(0, 10, size=num)
-        noise = rng.integers(-40, 40, size=(num, 3, 32, 32))
-        images = np.clip(colours[labels] + noise, 0, 255).astype(np.uint8)
-        return {'batch_label': name, 'labels': labels.tolist(),
-                'data': images.reshape(num, 3 * 32 * 32),
-                'filenames': [f'{name}_{i}.png' for i in range(num)]}
+        noise = rng.integers(-40, 40, size=(num, 32, 32, 3))
+        return np.clip(colours[labels] + noise, 0, 255).astype(np.uint8), labels.tolist()
 
-    train_names = [f'data_batch_{i}' for i in range(1, 6)]
-    for name, size in zip(train_names, np.array_split(np.arange(num_train), 5)):
-        with open(folder / name, 'wb') as f:
-            pickle.dump(batch(len(size), name), f)
-    with open(folder / 'test_batch', 'wb') as f:
-        pickle.dump(batch(num_test, 'test_batch'), f)
-    with open(folder / 'batches.meta', 'wb') as f:
-        pickle.dump({'label_names': CLASS_NAMES, 'num_vis': 3072}, f)
+    write_cifar_files(root, split(num_train), split(num_test), CLASS_NAMES)
     return root
 
 

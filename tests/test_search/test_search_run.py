@@ -6,17 +6,19 @@ ResNet supernet on 8x8 crops, 8 images per batch and 2 epochs of 2 steps.
 """
 import importlib.util
 import json
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
 import torch
-from mmengine.hooks import Hook
 from mmengine.registry import MODELS
-from search_testkit import REPO_ROOT, write_tiny_search_config
+from search_testkit import (REPO_ROOT, search_command, subprocess_env,
+                            write_tiny_search_config)
 
 from autola_mm.models.attention import Genotype
 from autola_mm.models.search import derive_genotype
-from autola_mm.utils import build_runner, load_tool_config, prepare_run
 
 
 def load_search_tool():
@@ -88,39 +90,58 @@ def test_a_genotype_file_of_another_search_space_is_refused(searched, tmp_path):
         MODELS.build(dict(type='HOGA', in_channels=16, genotype=str(foreign)))
 
 
-class SearchKilled(RuntimeError):
-    pass
+def wait_for(path, proc, log, timeout: float = 240) -> None:
+    """Wait until ``path`` exists while ``proc`` runs."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f'the search exited ({proc.returncode}) before its checkpoint:\n'
+                        f'{log.read_text()[-3000:]}')
+        if time.monotonic() > deadline:
+            pytest.fail(f'no checkpoint within {timeout} s:\n{log.read_text()[-3000:]}')
+        time.sleep(0.2)
 
 
-class KillAfterEpoch(Hook):
-    """Stop the search after the checkpoint of ``epoch`` is written."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def after_train_epoch(self, runner) -> None:
-        if runner.epoch + 1 == self.epoch:
-            raise SearchKilled(f'killed after epoch {self.epoch}')
-
-
-def test_a_search_resumed_after_a_kill_ends_like_an_uninterrupted_one(searched, tmp_path):
+def test_a_search_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(
+        searched, tmp_path):
+    """``tools/search.py`` in a process of its own, SIGKILLed while it waits after the
+    checkpoint of epoch 1, then run again with ``--resume``."""
     uninterrupted, config, uninterrupted_dir = searched
-    work_dir = tmp_path / 'run'
-    cfg = load_tool_config(str(config), dict(experiment_name='killed'), str(work_dir), 'none')
-    prepare_run(cfg, ('train_dataloader', ))
-    runner = build_runner(cfg)
-    runner.register_hook(KillAfterEpoch(1), priority='LOWEST')  # after the checkpoint
-    with pytest.raises(SearchKilled):
-        runner.train()
+    work_dir, marker, log = tmp_path / 'run', tmp_path / 'waiting', tmp_path / 'search.log'
+    killable = tmp_path / 'killable_search.py'
+    killable.write_text(f"""
+_base_ = ['{config}']
+custom_imports = dict(imports=['autola_mm', 'search_testkit'], allow_failed_imports=False)
+custom_hooks = [dict(type='GenotypeHook'), dict(type='AlphaHistoryHook'),
+                dict(type='WaitForKillAfterCheckpointHook', epoch=1, marker='{marker}',
+                     priority='LOWEST')]
+""")
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(search_command(killable, work_dir), env=subprocess_env(),
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for(marker, proc, log)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     assert (work_dir / 'epoch_1.pth').is_file() and not (work_dir / 'epoch_2.pth').exists()
+    assert json.loads((work_dir / 'genotype.json').read_text())['meta']['epoch'] == 1
 
-    resumed = run_search(config, work_dir, 'resumed', '--resume')
-    assert (resumed.epoch, resumed.iter) == (2, 4)
-    assert torch.equal(resumed.model.alpha, uninterrupted.model.alpha)
-    ours, theirs = resumed.model.state_dict(), uninterrupted.model.state_dict()
+    resumed = subprocess.run(search_command(killable, work_dir, '--resume'),
+                             env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert 'resumed epoch: 1, iter: 2' in resumed.stdout + resumed.stderr
+    checkpoint = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
+    assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (2, 4)
+    theirs = uninterrupted.model.state_dict()
+    ours = checkpoint['state_dict']
+    assert sorted(ours) == sorted(theirs)
+    assert torch.equal(ours['alpha'], theirs['alpha'])
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
     np.testing.assert_array_equal(np.load(work_dir / 'alphas.npy'),
                                   np.load(uninterrupted_dir / 'alphas.npy'))
+    assert Genotype.from_json(work_dir / 'genotype.json') == uninterrupted.model.genotype()
 
 
 def test_an_empty_architecture_split_is_a_clear_error(searched, tmp_path):

@@ -4,14 +4,16 @@ One step is what :class:`AutoLASearchLoop` runs per iteration: an
 architecture step on a validation batch (first-order unless ``--unrolled``),
 then a weight step with gradient clipping on a training batch. The model and
 optimizers come from a search config; the batches are random images, so no
-dataset is needed. Prints every step's wall time and the median, and the CPU
-time the process used, which other programs on a shared machine disturb less.
+dataset is needed. Prints every step's wall time and the median, the CPU
+time the process used, which other programs on a shared machine disturb less,
+and the machine's load average before and after, which says how much they did.
 
 Example:
     python tools/analysis/benchmark_search.py                       # ResNet-20, batch 64
     python tools/analysis/benchmark_search.py --steps 20 --threads 1
 """
 import argparse
+import os
 import statistics
 import time
 from typing import Dict, List, Tuple
@@ -94,13 +96,16 @@ def time_steps(args: argparse.Namespace) -> Tuple[List[float], List[float]]:
 def main(argv=None) -> float:
     """Print and return the median wall seconds of one search step."""
     args = parse_args(argv)
+    load_before = os.getloadavg()[0]
     wall, cpu = time_steps(args)
+    load_after = os.getloadavg()[0]
     median = statistics.median(wall)
     order = 'second' if args.unrolled else 'first'
     print(f'{order}-order search step, batch {args.batch_size}, {args.image_size}x'
           f'{args.image_size}, {args.threads} threads, {args.config}: median {median:.3f} s '
           f'(min {min(wall):.3f} s, max {max(wall):.3f} s, {len(wall)} steps; '
-          f'CPU time median {statistics.median(cpu):.3f} s)')
+          f'CPU time median {statistics.median(cpu):.3f} s; 1-minute load average '
+          f'{load_before:.2f} before, {load_after:.2f} after)')
     return median
 
 
