@@ -34,6 +34,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from autola_mm.models.attention import Genotype
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 
@@ -188,7 +190,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     steps.run('search a HOGA on the digits', 'tools/search.py', SEARCH_CONFIG,
               '--work-dir', str(work / 'search'), '--cfg-options', *search_options)
     genotype_file = work / 'search' / 'genotype.json'
-    genotype = json.loads(genotype_file.read_text())
+    genotype = Genotype.from_json(genotype_file)
 
     rows = []
     for label, name, config_name in MODELS:
@@ -221,13 +223,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
               '--out-dir', str(figures / 'selectivity'))
 
     table = report_table(rows)
-    pngs = sorted(figures.rglob('*.png'))
+    pngs = sorted(figures.rglob('*.png')) + sorted((work / 'search').glob('*.png'))
     report = '\n'.join([
         '# AutoLA demo on the digits', '',
         f'`make demo` on {time.strftime("%Y-%m-%d")}, {steps.minutes():.1f} min on {machine()}.',
         '', *table, '',
-        '## Searched genotype', '', f'`{genotype_file.relative_to(work)}`:', '', '```json',
-        json.dumps(genotype, indent=1), '```', '',
+        '## Searched genotype', '',
+        f'`{genotype_file.relative_to(work)}`, node by node as operation:input (input 0 is '
+        "the node's own channel group, input k the output of node k):", '',
+        *[f'{i}. {node}' for i, node in enumerate(str(genotype).split(' | '), start=1)], '',
         '## Figures', '', *[f'- [{p.relative_to(work)}]({p.relative_to(work)})' for p in pngs]])
     report_file = work / 'report.md'
     report_file.write_text(report + '\n')

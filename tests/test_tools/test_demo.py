@@ -1,13 +1,12 @@
 """`make demo` at a reduced size: the same tools and configs, a few iterations."""
 import importlib.util
-import json
 import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from autola_mm.models.attention import HOGA
+from autola_mm.models.attention import HOGA, Genotype
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +52,9 @@ def test_the_report_has_a_row_per_model(quick_demo):
 def test_the_searched_genotype_builds_the_hoga_that_was_trained(quick_demo):
     work_dir, report = quick_demo
     genotype_file = work_dir / 'search' / 'genotype.json'
-    assert json.loads(genotype_file.read_text()) == json.loads(
-        report.read_text().split('```json\n')[1].split('```')[0])
+    genotype = Genotype.from_json(genotype_file)
+    nodes = re.findall(r'^\d\. (.+)$', report.read_text(), re.MULTILINE)
+    assert Genotype.parse(' | '.join(nodes)) == genotype
     hoga = HOGA(16, genotype=str(genotype_file))
     assert hoga(torch.randn(2, 16, 4, 4)).shape == (2, 16, 4, 4)
     checkpoint = next((work_dir / 'resnet20-hoga-searched_digits').glob('epoch_*.pth'))
@@ -69,6 +69,7 @@ def test_the_figures_are_written_and_linked(quick_demo):
     pngs = sorted(p.relative_to(work_dir).as_posix() for p in work_dir.rglob('figures/**/*.png'))
     assert 'figures/selectivity/class_selectivity.png' in pngs
     assert sum(p.startswith('figures/tsne/') for p in pngs) == 5
+    pngs += ['search/alpha_history.png', 'search/genotype.png']
     for png in pngs:
         assert f'[{png}]({png})' in report.read_text()
 

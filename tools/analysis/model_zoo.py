@@ -142,9 +142,10 @@ def render(rows: Sequence[ZooRow], placements: Dict[str, int]) -> str:
         'without attention. SE, CBAM and HOGA sit after conv2 of every residual block (see '
         'the last table for why).',
         '',
-        f'"Paper" is the metric the AutoLA paper reports ({NOT_REPORTED}: not entered in '
-        '`PAPER_METRICS` of `tools/analysis/model_zoo.py`); "ours" is the metric measured with '
-        'this repository.',
+        f'"Paper" is the metric the AutoLA paper reports ({NOT_REPORTED}: the supplement, the '
+        "copy of the paper this project starts from, gives no metrics; it refers to the main "
+        "paper's tables, which go into `PAPER_METRICS` of `tools/analysis/model_zoo.py`); "
+        '"ours" is the metric measured with this repository (the full schedules need GPUs).',
     ]
     section = None
     for row in rows:
