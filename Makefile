@@ -15,5 +15,18 @@ test: setup
 demo: setup
 	$(PYTHON) tools/demo.py
 
+# The CUDA kernels of autola_mm.ops compiled with nvcc and linked against the
+# CUDA build of torch in $(VENV) (no GPU needed), into build/cuda: the CPU
+# extension the venv imports is left alone. One GPU architecture (sm_90)
+# keeps the build short. Then tests/test_ops/test_cuda_build.py checks that
+# the library holds device code, links the CUDA runtime and loads. CUDA_HOME
+# defaults to /usr/local/cuda: torch would derive /usr/local from the nvcc
+# wrapper on PATH and find no libcudart there.
+build-cuda:
+	CUDA_HOME=$${CUDA_HOME:-/usr/local/cuda} FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 \
+		MAX_JOBS=$$(nproc) $(PYTHON) setup.py -q build_ext \
+		--build-lib build/cuda/lib --build-temp build/cuda/temp
+	$(PYTHON) -m pytest tests/test_ops/test_cuda_build.py
+
 clean:
-	rm -rf build work_dirs autola_mm/*.so
+	rm -rf build work_dirs autola_mm/ops/_ext*.so

@@ -23,6 +23,20 @@ def in_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
     return x.contiguous()
 
 
+def assert_layout_invariant(module: torch.nn.Module, shape, layout: str) -> None:
+    """``module`` gives the same output and gradients on x stored in ``layout`` as contiguous."""
+    x, grad = torch.randn(shape), torch.randn(shape)
+    results = []
+    for inp in (x.clone(), in_layout(x, layout)):
+        inp.requires_grad_()
+        module.zero_grad(set_to_none=True)
+        out = module(inp)
+        out.backward(grad)
+        results.append([out, inp.grad] + [p.grad for p in module.parameters()])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
+
+
 def sigmoid_np(a: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-a))
 

@@ -6,6 +6,7 @@ import torch
 import torch._dynamo.testing
 
 from autola_mm.models.attention import CBAM, HOGA, SE
+from ops_numpy_reference import LAYOUTS, in_layout
 
 MODULES = {
     'se': lambda: SE(32),
@@ -23,14 +24,16 @@ def outputs_and_grads(module, x, grad):
     return out, x.grad, dict(zip(names, (p.grad for p in module.parameters())))
 
 
+@pytest.mark.parametrize('shape, layout', [((2, 32, 9, 11), layout) for layout in LAYOUTS] +
+                         [((3, 32, 1, 1), 'contiguous')])
 @pytest.mark.parametrize('name', sorted(MODULES))
-def test_module_matches_reference_path(needs_compiled, monkeypatch, name):
+def test_module_matches_reference_path(needs_compiled, monkeypatch, name, shape, layout):
     torch.manual_seed(0)
     module = MODULES[name]()
     module.init_weights()
     twin = copy.deepcopy(module)
-    x = torch.randn(2, 32, 9, 11)
-    grad = torch.randn(2, 32, 9, 11)
+    x = in_layout(torch.randn(shape), layout)
+    grad = torch.randn(shape)
     monkeypatch.setenv('AUTOLA_OPS', 'compiled')
     out, grad_x, grads = outputs_and_grads(module, x, grad)
     monkeypatch.setenv('AUTOLA_OPS', 'reference')
@@ -40,6 +43,15 @@ def test_module_matches_reference_path(needs_compiled, monkeypatch, name):
     assert grads.keys() == ref_grads.keys()
     for key, value in grads.items():
         torch.testing.assert_close(value, ref_grads[key], rtol=1e-4, atol=1e-4, msg=key)
+
+
+@pytest.mark.parametrize('name', sorted(MODULES))
+def test_empty_batch(ops_path, name):
+    module = MODULES[name]()
+    x = torch.randn(0, 32, 5, 5, requires_grad=True)
+    out = module(x)
+    out.sum().backward()
+    assert out.shape == x.grad.shape == x.shape
 
 
 def test_torch_compile_of_cbam_matches_eager(ops_path):

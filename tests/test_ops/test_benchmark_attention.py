@@ -51,3 +51,12 @@ def test_tiny_run_prints_table_and_headline(tool, needs_compiled, capsys):
 def test_shape_argument_is_checked(tool):
     with pytest.raises(SystemExit):
         tool.parse_args(['--shapes', '16x256x56'])
+
+
+def test_training_step_counts_and_frees_its_gradients(tool):
+    module = torch.nn.Conv2d(8, 8, 1)
+    x = torch.randn(4, 8, 32, 32, requires_grad=True)
+    _, train = tool.runs(module, x, torch.randn(4, 8, 32, 32), 'reference')
+    peak = tool.peak_memory(train)
+    assert x.grad is None and all(p.grad is None for p in module.parameters())
+    assert peak >= 2 * x.nbytes  # the output and the gradient of x, at least

@@ -5,6 +5,7 @@ import torch._dynamo.testing
 from torch import nn
 
 from autola_mm.ops import cbam_attention, reference
+from ops_numpy_reference import LAYOUTS, assert_layout_invariant
 
 
 class TinyCBAM(nn.Module):
@@ -64,6 +65,21 @@ def test_matches_composed_reference(ops_path, shape):
     for name, value in grads.items():
         torch.testing.assert_close(value, ref_grads[name], rtol=1e-4, atol=1e-5, msg=name)
     torch.testing.assert_close(module.bn.running_var, twin.bn.running_var)
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_layouts_match_contiguous(ops_path, layout):
+    torch.manual_seed(0)
+    assert_layout_invariant(TinyCBAM(6), (2, 6, 7, 5), layout)
+
+
+def test_empty_batch(ops_path):
+    module = TinyCBAM(4)
+    x = torch.randn(0, 4, 5, 5, requires_grad=True)
+    out = module(x)
+    out.sum().backward()
+    assert out.shape == x.grad.shape == x.shape
+    assert all(p.grad is None or not p.grad.any() for p in module.parameters())
 
 
 def test_ties_match_reference(ops_path):

@@ -5,6 +5,7 @@ import torch._dynamo.testing
 from torch import nn
 
 from autola_mm.ops import channel_attention, reference
+from ops_numpy_reference import LAYOUTS, assert_layout_invariant
 
 
 class TinySE(nn.Module):
@@ -53,6 +54,21 @@ def test_matches_composed_reference(ops_path, shape, with_max):
     torch.testing.assert_close(grad_x, ref_grad_x, rtol=1e-5, atol=1e-6)
     for ours, theirs in zip(grads, ref_grads):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_layouts_match_contiguous(ops_path, layout):
+    torch.manual_seed(0)
+    assert_layout_invariant(TinySE(6, with_max=True), (2, 6, 7, 5), layout)
+
+
+def test_empty_batch(ops_path):
+    module = TinySE(4, with_max=True)
+    x = torch.randn(0, 4, 5, 5, requires_grad=True)
+    out = module(x)
+    out.sum().backward()
+    assert out.shape == x.grad.shape == x.shape
+    assert all(p.grad is None or not p.grad.any() for p in module.parameters())
 
 
 def test_ties_match_reference(ops_path):

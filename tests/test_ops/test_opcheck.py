@@ -41,6 +41,27 @@ def backward_cases():
     ]
 
 
+def fused_backward_cases():
+    """The steps of the fused SE and CBAM backward passes, on consistent saved tensors."""
+    ops = torch.ops.autola_mm
+    x, grad = tensor(N, C, H, W), tensor(N, C, H, W)
+    channel, spatial = tensor(N, C, 1, 1), tensor(N, 1, H, W)
+    grad_avg, grad_max, grad_pooled = tensor(N, C, 1, 1), tensor(N, C, 1, 1), tensor(N, 2, H, W)
+    channel_max = x.amax(dim=(2, 3), keepdim=True)
+    pooled = ops.gated_spatial_stats(x, channel)
+    _, se_ties = ops.channel_attention_backward_logits(grad, x, channel, channel_max)
+    _, cbam_ties = ops.cbam_backward_pool_logits(grad_pooled, x, channel, pooled, channel_max)
+    return [
+        ('channel_attention_backward_logits', (grad, x, channel, channel_max)),
+        ('channel_attention_backward_input',
+         (grad, x, channel, channel_max, se_ties, grad_avg, grad_max)),
+        ('cbam_backward_gate_logits', (grad, x, channel, spatial)),
+        ('cbam_backward_pool_logits', (grad_pooled, x, channel, pooled, channel_max)),
+        ('cbam_backward_input', (grad, x, channel, spatial, pooled, grad_pooled, channel_max,
+                                 cbam_ties, grad_avg, grad_max)),
+    ]
+
+
 @pytest.mark.parametrize('case', range(len(forward_cases())))
 def test_forward_operator(needs_compiled, case):
     name, args = forward_cases()[case]
@@ -50,6 +71,12 @@ def test_forward_operator(needs_compiled, case):
 @pytest.mark.parametrize('case', range(len(backward_cases())))
 def test_backward_operator(needs_compiled, case):
     name, args = backward_cases()[case]
+    torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
+
+
+@pytest.mark.parametrize('case', range(5))
+def test_fused_backward_operator(needs_compiled, case):
+    name, args = fused_backward_cases()[case]
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 

@@ -17,7 +17,12 @@ Times are also given in "copies": the time divided by that of streaming the
 input once into a preallocated tensor (``out.copy_(x)``), the memory
 bandwidth floor of a module that reads ``x`` and writes its output. Peak
 memory is the largest amount of memory allocated above the starting point
-during one call, read from the profiler's allocation events.
+during one call, read from the profiler's allocation and free events: the
+forward's output, everything autograd saves for the backward, the backward's
+temporaries and the gradients (a training step frees the gradients it made
+only before it returns, so every call starts from the same memory and the
+gradients count in its peak). The input, the weights and BN's running
+statistics exist before the call and are not counted.
 
 Prints one table and, last, the headline ratios at the first shape.
 
@@ -123,9 +128,9 @@ def runs(module: nn.Module, x: torch.Tensor, grad: torch.Tensor,
     def train():
         with ops_path(mode):
             module.train(True)
+            module(x).backward(grad)
             x.grad = None
             module.zero_grad(set_to_none=True)
-            module(x).backward(grad)
 
     return forward, train
 

@@ -51,7 +51,9 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
 }
 
 // grad_x = grad * s + (grad_avg / (H W) + the maximum's share among its ties):
-// the gate's term first, as the reference's autograd adds them.
+// the gate's term first, as the reference's autograd adds them. A row whose
+// maximum has no gradient (SE pools only the average; autograd passes zeros)
+// gets a zero share at every position: the pass then reads grad only, not x.
 template <typename scalar_t>
 void input_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
                 const scalar_t* channel_max, const int32_t* channel_ties,
@@ -65,6 +67,12 @@ void input_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
       const scalar_t gate = sigmoid(logits[r]);
       const scalar_t row_max = channel_max[r];
       const scalar_t avg_share = grad_avg[r] / static_cast<scalar_t>(length);
+      if (grad_max[r] == scalar_t(0) && channel_ties[r] > 0) {
+        for (int64_t j = 0; j < length; ++j) {
+          out[j] = g[j] * gate + avg_share;
+        }
+        continue;
+      }
       const scalar_t grad_over_ties = grad_max[r] / static_cast<scalar_t>(channel_ties[r]);
       for (int64_t j = 0; j < length; ++j) {
         out[j] = g[j] * gate + (avg_share + max_share(grad_over_ties, row[j], row_max));
