@@ -170,3 +170,15 @@ def test_default_shapes(get_flops):
 def test_config_without_a_known_scope_is_refused(get_flops):
     with pytest.raises(ValueError, match="default_scope='mmseg'.*mmdet, mmpose, mmpretrain"):
         get_flops.build_model(Config(dict(default_scope='mmseg', model=dict(type='X'))))
+
+
+@pytest.mark.skipif(not ops.compiled_ops_available(),
+                    reason='the compiled attention core is not built (AUTOLA_WITH_OPS=0)')
+@pytest.mark.parametrize('name', ['SE', 'CBAM', 'HOGA'])
+def test_module_flops_do_not_depend_on_the_ops_path(get_flops, monkeypatch, name):
+    module = MODELS.build(dict(type=name, in_channels=32)).eval()
+    flops = {}
+    for mode in ('reference', 'compiled'):
+        monkeypatch.setenv('AUTOLA_OPS', mode)
+        flops[mode] = get_flops.model_complexity(module, torch.rand(1, 32, 7, 7)).flops
+    assert flops['compiled'] == flops['reference']

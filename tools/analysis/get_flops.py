@@ -70,6 +70,15 @@ def _mean_and_max(inputs: List[Any], outputs: List[Any]) -> int:
     return 2 * _numel(inputs[0])
 
 
+def _used_channel_stats(inputs: List[Any], outputs: List[Any]) -> int:
+    """One per input element for each of ``(avg, max)`` that the model reads.
+
+    The trace drops the reference's reduction whose result is unused (SE
+    reads only the mean), so an unread output of the op counts nothing either.
+    """
+    return _numel(inputs[0]) * sum(1 for output in outputs if output.uses())
+
+
 def _sigmoid_gate(inputs: List[Any], outputs: List[Any]) -> int:
     return _numel(inputs[1]) + _numel(outputs[0])
 
@@ -83,7 +92,7 @@ def _channel_spatial_gate(inputs: List[Any], outputs: List[Any]) -> int:
 
 
 EXTRA_FLOP_HANDLES = {
-    'autola_mm::channel_stats': _mean_and_max,  # over every element
+    'autola_mm::channel_stats': _used_channel_stats,
     'autola_mm::spatial_stats': _mean_and_max,
     'autola_mm::sigmoid_gate': _sigmoid_gate,  # sigmoid of the logits, products
     'autola_mm::gated_spatial_stats': _gated_spatial_stats,
