@@ -13,15 +13,13 @@ Examples:
     torchrun --nproc_per_node 2 tools/search.py CONFIG --launcher pytorch
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 import autola_mm  # noqa: F401  (registers the search model, loop and hooks)
-from autola_mm.utils import DataLayoutError, build_runner, load_tool_config, prepare_run
-from autola_mm.utils.distributed import LAUNCHERS
+from autola_mm.utils import (DataLayoutError, add_resume_argument, add_runner_arguments,
+                             apply_resume, build_runner, load_tool_config, parse_runner_args,
+                             prepare_run)
 
 SEARCH_LOADERS = ('train_dataloader', )
 
@@ -29,31 +27,17 @@ SEARCH_LOADERS = ('train_dataloader', )
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options, as in ``tools/train.py``."""
     parser = argparse.ArgumentParser(description='Search a HOGA cell (AutoLA)')
-    parser.add_argument('config', help='search config file')
-    parser.add_argument('--work-dir', help='directory for logs, checkpoints and the genotype '
-                        '(default: the config\'s work_dir or ./work_dirs/<config name>)')
-    parser.add_argument('--resume', nargs='?', const='auto', metavar='CKPT',
-                        help='resume from CKPT, or from the latest checkpoint in the '
-                        'work dir when CKPT is omitted')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config entries, e.g. train_cfg.max_epochs=1 '
-                        'train_dataloader.dataset.data_root=/data/cifar10')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='how the processes were started (none: one process)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by torch.distributed.launch; torchrun uses LOCAL_RANK')
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser, 'search config file', 'logs, checkpoints and the genotype',
+                         'train_cfg.max_epochs=1 train_dataloader.dataset.data_root=/data/cifar10')
+    add_resume_argument(parser)
+    return parse_runner_args(parser, argv)
 
 
 def main(argv=None):
     """Search; returns the Runner after the search."""
     args = parse_args(argv)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    if args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = None if args.resume == 'auto' else args.resume
+    apply_resume(cfg, args.resume)
     try:
         prepare_run(cfg, SEARCH_LOADERS)
     except DataLayoutError as err:

@@ -10,14 +10,13 @@ Examples:
     tools/dist_test.sh CONFIG CKPT 8
 """
 import argparse
-import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import autola_mm  # noqa: F401  (registers the models in mmengine's root registry)
-from autola_mm.utils import DataLayoutError, build_runner, load_tool_config, prepare_run
-from autola_mm.utils.distributed import LAUNCHERS
+from autola_mm.utils import (DataLayoutError, add_runner_arguments, build_runner,
+                             load_tool_config, parse_runner_args, prepare_run)
 
 TEST_LOADERS = ('test_dataloader', )
 
@@ -33,23 +32,13 @@ VISUALIZATION_KEYS = {
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options, as in the OpenMMLab libraries' test tools."""
     parser = argparse.ArgumentParser(description='Evaluate an AutoLA model')
-    parser.add_argument('config', help='experiment config file')
+    add_runner_arguments(parser, 'experiment config file', 'the evaluation logs',
+                         'test_dataloader.dataset.data_root=/data/coco/')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='directory for the evaluation logs '
-                        '(default: the config\'s work_dir or ./work_dirs/<config name>)')
     parser.add_argument('--show-dir', help='draw the predictions of every test image into '
                         'this folder; mmdet and mmpose put a relative path under '
                         '<work_dir>/<timestamp>/, mmpretrain under the current directory')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config entries, e.g. '
-                        'test_dataloader.dataset.data_root=/data/coco/')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='how the processes were started (none: one process)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by torch.distributed.launch; torchrun uses LOCAL_RANK')
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:

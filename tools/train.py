@@ -11,15 +11,15 @@ Examples:
     tools/dist_train.sh CONFIG 8 --auto-scale-lr         # 8 processes (torchrun)
 """
 import argparse
-import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.device import get_device
 
 import autola_mm  # noqa: F401  (registers the models in mmengine's root registry)
-from autola_mm.utils import DataLayoutError, build_runner, load_tool_config, prepare_run
-from autola_mm.utils.distributed import LAUNCHERS
+from autola_mm.utils import (DataLayoutError, add_resume_argument, add_runner_arguments,
+                             apply_resume, build_runner, load_tool_config, parse_runner_args,
+                             prepare_run)
 
 TRAIN_LOADERS = ('train_dataloader', 'val_dataloader')
 
@@ -27,27 +27,15 @@ TRAIN_LOADERS = ('train_dataloader', 'val_dataloader')
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options, as in the OpenMMLab libraries' train tools."""
     parser = argparse.ArgumentParser(description='Train an AutoLA model')
-    parser.add_argument('config', help='experiment config file')
-    parser.add_argument('--work-dir', help='directory for logs and checkpoints '
-                        '(default: the config\'s work_dir or ./work_dirs/<config name>)')
-    parser.add_argument('--resume', nargs='?', const='auto', metavar='CKPT',
-                        help='resume from CKPT, or from the latest checkpoint in the '
-                        'work dir when CKPT is omitted')
+    add_runner_arguments(parser, 'experiment config file', 'logs and checkpoints',
+                         'train_cfg.max_epochs=1 train_dataloader.dataset.data_root=/data/cifar10')
+    add_resume_argument(parser)
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (needs a CUDA device)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate linearly from the config\'s '
                         'auto_scale_lr.base_batch_size to the actual total batch')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config entries, e.g. train_cfg.max_epochs=1 '
-                        'train_dataloader.dataset.data_root=/data/cifar10')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='how the processes were started (none: one process)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by torch.distributed.launch; torchrun uses LOCAL_RANK')
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> None:
@@ -63,9 +51,7 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> None:
             raise KeyError(f'--auto-scale-lr needs auto_scale_lr.base_batch_size in '
                            f'{args.config}')
         cfg.auto_scale_lr.enable = True
-    if args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = None if args.resume == 'auto' else args.resume
+    apply_resume(cfg, args.resume)
 
 
 def main(argv=None):

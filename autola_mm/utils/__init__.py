@@ -1,11 +1,13 @@
 """Utilities shared by the tools and the models."""
 from .data_layout import DataLayoutError, check_data_roots, data_layout_problems
 from .distributed import init_cpu_distributed, use_cpu_model_wrapper
-from .launch import build_runner, load_tool_config, prepare_run
+from .launch import (add_resume_argument, add_runner_arguments, apply_resume, build_runner,
+                     load_tool_config, parse_runner_args, prepare_run)
 from .safe_globals import register_checkpoint_globals
 
 __all__ = [
     'DataLayoutError', 'check_data_roots', 'data_layout_problems', 'init_cpu_distributed',
-    'use_cpu_model_wrapper', 'build_runner', 'load_tool_config', 'prepare_run',
+    'use_cpu_model_wrapper', 'add_runner_arguments', 'add_resume_argument', 'apply_resume',
+    'parse_runner_args', 'build_runner', 'load_tool_config', 'prepare_run',
     'register_checkpoint_globals'
 ]

@@ -1,18 +1,64 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: config, checks, Runner.
+"""What ``tools/train.py``, ``test.py`` and ``search.py`` share: options, config, Runner.
 
 The tools of AutoLA (Ma et al., "Auto Learning Attention", NeurIPS 2020) run
 MMDetection, MMPose and MMPretrain configs alike: the config's
 ``default_scope`` picks the registry, so one code path serves every task.
 """
+import argparse
+import os
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .data_layout import check_data_roots
 from .distributed import LAUNCHERS, init_cpu_distributed, use_cpu_model_wrapper
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser, config_help: str,
+                         work_dir_help: str, cfg_options_example: str) -> None:
+    """The options every tool has: ``config``, ``--work-dir``, ``--cfg-options``,
+    ``--launcher`` and ``--local_rank``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        config_help (str): Help of the config argument.
+        work_dir_help (str): What the tool writes to its work dir.
+        cfg_options_example (str): Overrides shown in the help.
+    """
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('--work-dir', help=f'directory for {work_dir_help} (default: the '
+                        "config's work_dir or ./work_dirs/<config name>)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help=f'override config entries, e.g. {cfg_options_example}')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='how the processes were started (none: one process)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help='set by torch.distributed.launch; torchrun uses LOCAL_RANK')
+
+
+def add_resume_argument(parser: argparse.ArgumentParser) -> None:
+    """``--resume [CKPT]``; apply it with :func:`apply_resume`."""
+    parser.add_argument('--resume', nargs='?', const='auto', metavar='CKPT',
+                        help='resume from CKPT, or from the latest checkpoint in the '
+                        'work dir when CKPT is omitted')
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the options and export ``--local_rank`` as ``LOCAL_RANK`` unless set."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Apply ``--resume`` to ``cfg``: None leaves it, ``'auto'`` takes the latest."""
+    if resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if resume == 'auto' else resume
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str],
