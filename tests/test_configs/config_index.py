@@ -27,16 +27,16 @@ def attention_of(path: Path):
     return ATTENTION_TYPES[found[0]] if found else None
 
 
-def missing_inputs(cfg) -> list:
-    """Files a model config reads at build time (JSON genotypes) that are absent."""
+def with_absent_genotypes_replaced(cfg, stand_in: str):
+    """A copy of a model config whose JSON genotype files that do not exist
+    (written by a search the config follows, e.g. the demo's) read ``stand_in``."""
     if isinstance(cfg, dict):
-        found = [v for k, v in cfg.items()
-                 if k == 'genotype' and isinstance(v, str) and v.endswith('.json')
-                 and not (REPO_ROOT / v).is_file()]
-        return found + [f for v in cfg.values() for f in missing_inputs(v)]
+        return {k: (stand_in if k == 'genotype' and isinstance(v, str) and v.endswith('.json')
+                    and not (REPO_ROOT / v).is_file() else with_absent_genotypes_replaced(
+                        v, stand_in)) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):
-        return [f for v in cfg for f in missing_inputs(v)]
-    return []
+        return type(cfg)(with_absent_genotypes_replaced(v, stand_in) for v in cfg)
+    return cfg
 
 
 def without_pretrained(cfg):
