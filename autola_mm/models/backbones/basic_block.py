@@ -8,7 +8,6 @@ search supernet.
 from typing import Optional, Sequence
 
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
@@ -64,25 +63,18 @@ class BasicBlock(PluginBlock):
         self.downsample = downsample
         self.build_plugins(plugins, dict(after_conv1=planes, after_conv2=planes))
 
-    def _residual(self, x: Tensor) -> Tensor:
+    def residual(self, x: Tensor) -> Tensor:
+        """conv1-bn1-ReLU, plugins, conv2-bn2, plugins, plus the identity path.
+
+        Args:
+            x (Tensor): Shape (N, inplanes, H, W).
+
+        Returns:
+            Tensor: Shape (N, planes, H / stride, W / stride), before the last ReLU.
+        """
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.forward_plugins(out, 'after_conv1')
         out = self.bn2(self.conv2(out))
         out = self.forward_plugins(out, 'after_conv2')
         identity = x if self.downsample is None else self.downsample(x)
         return out + identity
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Apply the block.
-
-        Args:
-            x (Tensor): Shape (N, inplanes, H, W).
-
-        Returns:
-            Tensor: Shape (N, planes, H / stride, W / stride).
-        """
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)

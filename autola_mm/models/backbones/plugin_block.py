@@ -7,6 +7,7 @@ NeurIPS 2020), SE and CBAM drop into a block exactly as mmcv's own plugins do.
 from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmcv.cnn import build_plugin_layer
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -45,9 +46,11 @@ class PluginBlock(BaseModule):
 
     Subclasses name their positions in ``plugin_positions``, check the plugin
     cfgs with :meth:`check_plugins` before building their layers, build the
-    plugins with :meth:`build_plugins` after them and call
+    plugins with :meth:`build_plugins` after them, and implement
+    :meth:`residual` (the block before its last ReLU, identity added), calling
     :meth:`forward_plugins` at each position. Plugins at one position run in
-    the order they are given, each on the output of the previous one.
+    the order they are given, each on the output of the previous one. They
+    set ``with_cp`` (gradient checkpointing of :meth:`residual`) and ``relu``.
     """
 
     plugin_positions: Sequence[str] = ()
@@ -101,3 +104,22 @@ class PluginBlock(BaseModule):
         for names in self.plugin_names.values():
             for name in names:
                 yield getattr(self, name)
+
+    def residual(self, x: Tensor) -> Tensor:
+        """The convolutions and plugins of the block plus its identity path."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x (Tensor): Shape (N, inplanes, H, W).
+
+        Returns:
+            Tensor: Shape (N, out_channels, H / stride, W / stride).
+        """
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self.residual, x, use_reentrant=False)
+        else:
+            out = self.residual(x)
+        return self.relu(out)
