@@ -1,10 +1,17 @@
-"""Shared fixtures: paths to the data in ``../shared`` beside the checkout."""
+"""Shared fixtures: paths to the data in ``../shared`` beside the checkout, and
+one torch thread for the folders that train and compare tiny models."""
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
+# Their tensors are tiny: on a busy 2-core machine OpenMP's start-up and
+# spinning cost more than the arithmetic (up to 50x), and runs compared
+# bitwise must use the same thread count. tests/test_ops keeps the default to
+# exercise the parallel loops of the compiled ops.
+ONE_THREAD_FOLDERS = ('test_analysis', 'test_configs', 'test_search', 'test_tools')
 
 
 def _shared(name: str) -> Path:
@@ -25,3 +32,15 @@ def coco_sample_dir() -> Path:
 def hoga_parity_file() -> Path:
     """``../shared/data/hoga_parity/hoga_vectors.pt``: the authors' HOGA outputs."""
     return _shared('hoga_parity') / 'hoga_vectors.pt'
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread(request):
+    """One torch thread for every test and module fixture of ``ONE_THREAD_FOLDERS``."""
+    if Path(request.module.__file__).parent.name not in ONE_THREAD_FOLDERS:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

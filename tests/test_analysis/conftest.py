@@ -99,14 +99,3 @@ def load_tool():
         return module
 
     return load
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run the tiny models on one thread: on tensors this small, OpenMP's thread
-    start-up and spinning cost more than the arithmetic (50x on a busy 2-core
-    machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -36,13 +36,3 @@ def build_model():
         return MODELS.build(ConfigDict(model_cfg))
 
     return build
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Build and run models on one thread: the machine is small and shared,
-    where more threads only wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
