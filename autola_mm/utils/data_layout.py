@@ -10,17 +10,17 @@ expects and ``docs/data.md`` in one message.
 import os
 import os.path as osp
 from functools import partial
+from itertools import chain
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import ConfigDict
 
-DATA_DOC = 'docs/data.md'
+from ..datasets.cifar_files import DATA_DOC, LocalCIFAR10, LocalCIFAR100
 
+# The folder and files of each CIFAR layout, as the datasets read them.
 CIFAR_FILES = {
-    'CIFAR10': ('cifar-10-batches-py',
-                ('data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4',
-                 'data_batch_5', 'test_batch', 'batches.meta')),
-    'CIFAR100': ('cifar-100-python', ('train', 'test', 'meta')),
+    name: (dataset.base_folder, (*chain(*dataset.split_files.values()), dataset.meta_file))
+    for name, dataset in (('CIFAR10', LocalCIFAR10), ('CIFAR100', LocalCIFAR100))
 }
 
 LAYOUTS = {

@@ -70,13 +70,12 @@ def load_tool_config(config: str, cfg_options: Optional[dict], work_dir: Optiona
         cfg_options (dict | None): ``--cfg-options`` key/value overrides.
         work_dir (str | None): ``--work-dir``; when None the config's
             ``work_dir`` or ``./work_dirs/<config name>``.
-        launcher (str): ``--launcher``: none, pytorch, slurm or mpi.
+        launcher (str): ``--launcher``: none, pytorch, slurm or mpi (checked
+            when :func:`prepare_run` starts the processes).
 
     Returns:
         Config: The merged config.
     """
-    if launcher not in LAUNCHERS:
-        raise ValueError(f'unknown launcher {launcher!r}; accepted: {", ".join(LAUNCHERS)}')
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

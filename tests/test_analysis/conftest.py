@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmpretrain.datasets.categories import CIFAR10_CATEGORIES
 
 NUM_TEST_IMAGES = 40
-CLASS_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
-               'ship', 'truck')
 
 _DATA = """
 default_scope = 'mmpretrain'
@@ -58,7 +57,7 @@ def cifar_root(tmp_path_factory) -> Path:
     # Brighter images for higher classes, so the classes differ in their statistics.
     images = (images // 2 + np.array(test_labels, dtype=np.uint8)[:, None, None, None] * 12)
     write_cifar_files(str(root), (images[:10], list(range(10))), (images, test_labels),
-                      CLASS_NAMES)
+                      CIFAR10_CATEGORIES)
     return root
 
 
@@ -76,7 +75,7 @@ def _write_model(folder: Path, name: str, data_root: Path) -> tuple:
             module.running_var.uniform_(0.5, 1.5)
     checkpoint = folder / f'{name}.pth'
     torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=CLASS_NAMES))), checkpoint)
+                    meta=dict(dataset_meta=dict(classes=CIFAR10_CATEGORIES))), checkpoint)
     return str(config), str(checkpoint)
 
 

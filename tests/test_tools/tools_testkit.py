@@ -16,12 +16,11 @@ from typing import Dict, List
 import numpy as np
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+from mmpretrain.datasets.categories import CIFAR10_CATEGORIES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ROOT = REPO_ROOT / 'configs'
 HERE = Path(__file__).resolve().parent
-CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
-                   'ship', 'truck')
 
 
 @HOOKS.register_module()
@@ -60,7 +59,7 @@ def write_cifar10(root: Path, num_train: int, num_test: int, seed: int = 0) -> P
         images = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
         return images, [int(i) % 10 for i in range(count)]
 
-    write_cifar_files(root, split(num_train), split(num_test), CIFAR10_CLASSES)
+    write_cifar_files(root, split(num_train), split(num_test), CIFAR10_CATEGORIES)
     return root
 
 

@@ -19,7 +19,6 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import matplotlib
 from mmengine.utils import mkdir_or_exist
 
 from autola_mm.analysis import (CheckpointMismatchError, add_data_arguments,
@@ -51,7 +50,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         ``indices`` (model label to stage to (C,) array).
     """
     args = parse_args(build_parser(), argv)
-    matplotlib.use('Agg')
     mkdir_or_exist(args.out_dir)
     indices = {}
     for config, checkpoint, label in parse_model_specs(args.models):

@@ -19,7 +19,6 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import matplotlib
 import numpy as np
 from mmengine.utils import mkdir_or_exist
 
@@ -59,7 +58,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         ``labels`` paths, the figure ``layout`` and the ``stage``.
     """
     args = parse_args(build_parser(), argv)
-    matplotlib.use('Agg')
     mkdir_or_exist(args.out_dir)
     outputs = {}
     for config, checkpoint, label in parse_model_specs(args.models):

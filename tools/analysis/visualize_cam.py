@@ -20,7 +20,6 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence, Union
 
-import matplotlib
 from mmengine.config import Config
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
@@ -87,7 +86,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         dict: The ``figure`` path and its ``layout``.
     """
     args = parse_args(build_parser(), argv)
-    matplotlib.use('Agg')
     mkdir_or_exist(args.out_dir)
     specs = parse_model_specs(args.models)
     items = args.images or args.indices
