@@ -87,7 +87,7 @@ class Genotype:
             raise ValueError(
                 f'genotype {str(genotype)!r} has {genotype.num_nodes} nodes '
                 f'({genotype.num_edges} edges); groups={groups} needs {groups} nodes '
-                f'({_num_edges(groups)} edges)')
+                f'({num_dag_edges(groups)} edges)')
         return genotype
 
     @classmethod
@@ -101,10 +101,10 @@ class Genotype:
         Returns:
             Genotype: Node ``i`` takes the next ``i`` edges.
         """
-        if len(edges) != _num_edges(groups):
+        if len(edges) != num_dag_edges(groups):
             raise ValueError(f'genotype has {len(edges)} edges; groups={groups} needs '
-                             f'{_num_edges(groups)} (node i has i edges)')
-        starts = [_num_edges(i) for i in range(groups + 1)]
+                             f'{num_dag_edges(groups)} (node i has i edges)')
+        starts = [num_dag_edges(i) for i in range(groups + 1)]
         return cls([edges[starts[i]:starts[i + 1]] for i in range(groups)])
 
     @classmethod
@@ -199,7 +199,7 @@ class Genotype:
     @property
     def num_edges(self) -> int:
         """int: Number of edges, ``k(k+1)/2``."""
-        return _num_edges(self.num_nodes)
+        return num_dag_edges(self.num_nodes)
 
     def indexed_nodes(self) -> Iterator[Tuple[Tuple[int, str, int], ...]]:
         """Yield, node by node, its edges as ``(edge_index, op, slot)``."""
@@ -221,7 +221,8 @@ class Genotype:
         return hash(self._nodes)
 
 
-def _num_edges(num_nodes: int) -> int:
+def num_dag_edges(num_nodes: int) -> int:
+    """Edges of a HOGA DAG with ``num_nodes`` nodes: node ``i`` has ``i``."""
     return num_nodes * (num_nodes + 1) // 2
 
 

@@ -12,13 +12,12 @@ import torch
 from torch import Tensor
 
 from ..attention import PRIMITIVES, Genotype
+from ..attention.genotype import num_dag_edges
 
 NONE_OP = 'none'
-
-
-def num_dag_edges(num_nodes: int) -> int:
-    """Edges of a HOGA DAG with ``num_nodes`` nodes: node ``i`` has ``i``."""
-    return num_nodes * (num_nodes + 1) // 2
+# Columns of alpha that a search weighs and derivation chooses from: every
+# primitive but ``none``, which contributes nothing and is never kept.
+SEARCHED_COLUMNS = tuple(i for i, name in enumerate(PRIMITIVES) if name != NONE_OP)
 
 
 def dag_genotype(num_nodes: int, op: str = NONE_OP) -> Genotype:
@@ -71,8 +70,7 @@ def derive_genotype(alpha: Tensor) -> Genotype:
         Genotype: ``k`` nodes; node ``i`` lists slots ``0..i-1`` in order.
     """
     num_nodes = nodes_of_alpha(alpha)
-    candidates = [i for i, name in enumerate(PRIMITIVES) if name != NONE_OP]
-    scores = alpha.detach()[:, candidates]
-    best = iter([PRIMITIVES[candidates[i]] for i in torch.argmax(scores, dim=1).tolist()])
-    return Genotype([[(next(best), slot) for slot in range(node)]
-                     for node in range(1, num_nodes + 1)])
+    scores = alpha.detach()[:, list(SEARCHED_COLUMNS)]
+    best = iter([PRIMITIVES[SEARCHED_COLUMNS[i]] for i in torch.argmax(scores, dim=1).tolist()])
+    return Genotype([[(next(best), slot) for _, slot in node]
+                     for node in dag_genotype(num_nodes).nodes])

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..attention import PRIMITIVES, FeatureStats, build_operation
 from .conv_layout import run_convs_channels_last
-from .derivation import NONE_OP
+from .derivation import SEARCHED_COLUMNS
 
 
 class MixedEdge(nn.Module):
@@ -26,7 +26,7 @@ class MixedEdge(nn.Module):
 
     def __init__(self, channels: int, channels_last_convs: bool = False):
         super().__init__()
-        self.columns = tuple(i for i, name in enumerate(PRIMITIVES) if name != NONE_OP)
+        self.columns = SEARCHED_COLUMNS
         self.ops = nn.ModuleList(
             build_operation(PRIMITIVES[i], channels, affine=False) for i in self.columns)
         if channels_last_convs:

@@ -49,7 +49,6 @@ class SearchHOGA(HOGA):
         self.channels_last_convs = channels_last_convs
         super().__init__(in_channels, dag_genotype(groups), groups, rd_ratio, min_rd_channels)
         self.mixing_weights: Optional[Tensor] = None
-        self._edge_weights: Sequence[Tensor] = ()
 
     @property
     def num_edges(self) -> int:
@@ -62,7 +61,7 @@ class SearchHOGA(HOGA):
 
     def forward_edge(self, edge_index: int, x: Tensor, stats: FeatureStats) -> Tensor:
         """Run the mixed edge ``edge_index`` with its row of the mixing weights."""
-        return self.edges[edge_index](x, stats, self._edge_weights[edge_index])
+        return self.edges[edge_index](x, stats, self.mixing_weights[edge_index])
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend over the channel groups of ``x`` with the lent mixing weights.
@@ -83,11 +82,7 @@ class SearchHOGA(HOGA):
             raise ValueError(f'mixing weights of shape {tuple(weights.shape)}: this '
                              f'{self.groups}-group SearchHOGA expects {expected} '
                              '(edges, primitives)')
-        self._edge_weights = weights.unbind()
-        try:
-            return super().forward(x)
-        finally:
-            self._edge_weights = ()
+        return super().forward(x)
 
 
 @contextmanager
