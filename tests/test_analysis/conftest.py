@@ -7,7 +7,6 @@ The data are 40 random images, 4 per class, in the cifar-10-batches-py layout
 read by ``LocalCIFAR10`` (mmpretrain's ``CIFAR10`` insists on the official md5
 sums).
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -84,17 +83,3 @@ def tiny_models(tmp_path_factory, cifar_root) -> dict:
     """``{'plain': (config, checkpoint), 'hoga': (config, checkpoint)}``."""
     folder = tmp_path_factory.mktemp('models')
     return {name: _write_model(folder, name, cifar_root) for name in _BACKBONES}
-
-
-@pytest.fixture(scope='session')
-def load_tool():
-    """Import ``tools/analysis/<name>.py`` as a module, to call its ``main``."""
-
-    def load(name: str):
-        path = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / f'{name}.py'
-        spec = importlib.util.spec_from_file_location(f'analysis_tool_{name}', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return load

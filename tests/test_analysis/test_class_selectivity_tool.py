@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tool_loading import load_tool
 
 from autola_mm.analysis import figures, load_model
 from autola_mm.datasets import LocalCIFAR10
@@ -35,8 +36,8 @@ def _reference_indices(config, checkpoint, data_root):
     return indices
 
 
-def test_writes_csv_and_one_panel_per_stage(tiny_models, cifar_root, tmp_path, load_tool):
-    tool = load_tool('class_selectivity')
+def test_writes_csv_and_one_panel_per_stage(tiny_models, cifar_root, tmp_path):
+    tool = load_tool('analysis/class_selectivity')
     plain, hoga = tiny_models['plain'], tiny_models['hoga']
     result = tool.main(['--model', *plain, 'plain', '--model', *hoga, 'HOGA',
                         '--out-dir', str(tmp_path)])
@@ -63,8 +64,8 @@ def test_writes_csv_and_one_panel_per_stage(tiny_models, cifar_root, tmp_path, l
     assert max(float(r['index']) for r in rows) > 0.05
 
 
-def test_max_samples_and_chosen_stages(tiny_models, tmp_path, load_tool):
-    result = load_tool('class_selectivity').main(
+def test_max_samples_and_chosen_stages(tiny_models, tmp_path):
+    result = load_tool('analysis/class_selectivity').main(
         ['--model', *tiny_models['plain'], '--stages', 'layer3', 'layer1',
          '--max-samples', '20', '--out-dir', str(tmp_path)])
     assert (result['layout'].rows, result['layout'].cols) == (1, 2)
@@ -73,19 +74,19 @@ def test_max_samples_and_chosen_stages(tiny_models, tmp_path, load_tool):
     assert Image.open(result['figure']).size == (2 * 400, 320)
 
 
-def test_unknown_stage_lists_the_stages(tiny_models, tmp_path, load_tool):
+def test_unknown_stage_lists_the_stages(tiny_models, tmp_path):
     with pytest.raises(KeyError, match='no stage layer4 .* its stages are layer1, layer2, layer3'):
-        load_tool('class_selectivity').main(
+        load_tool('analysis/class_selectivity').main(
             ['--model', *tiny_models['hoga'], '--stages', 'layer4', '--max-samples', '8',
              '--out-dir', str(tmp_path)])
 
 
-def test_rejects_a_checkpoint_of_another_config(tiny_models, tmp_path, load_tool):
+def test_rejects_a_checkpoint_of_another_config(tiny_models, tmp_path):
     from autola_mm.analysis import CheckpointMismatchError
     hoga_config, _ = tiny_models['hoga']
     _, plain_checkpoint = tiny_models['plain']
     with pytest.raises(CheckpointMismatchError) as error:
-        load_tool('class_selectivity').main(
+        load_tool('analysis/class_selectivity').main(
             ['--model', hoga_config, plain_checkpoint, '--out-dir', str(tmp_path)])
     message = str(error.value)
     assert hoga_config in message and plain_checkpoint in message

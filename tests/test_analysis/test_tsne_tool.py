@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tool_loading import load_tool
 
 from autola_mm.analysis import (barnes_hut_tsne, build_dataloader, figures,
                                 load_model, pooled_stage_features,
@@ -27,8 +28,8 @@ def _true_labels(cifar_root):
     return [item['gt_label'] for item in dataset.load_data_list()]
 
 
-def test_one_2d_point_per_image(tiny_models, cifar_root, tmp_path, load_tool):
-    result = load_tool('tsne').main(
+def test_one_2d_point_per_image(tiny_models, cifar_root, tmp_path):
+    result = load_tool('analysis/tsne').main(
         ['--model', *tiny_models['plain'], 'plain', '--model', *tiny_models['hoga'], 'HOGA',
          '--perplexity', '5', '--out-dir', str(tmp_path)])
     assert set(result) == {'plain', 'HOGA'}
@@ -36,8 +37,8 @@ def test_one_2d_point_per_image(tiny_models, cifar_root, tmp_path, load_tool):
         _check_outputs(output, label, _true_labels(cifar_root))
 
 
-def test_scikit_learn_backend(tiny_models, cifar_root, tmp_path, load_tool):
-    result = load_tool('tsne').main(
+def test_scikit_learn_backend(tiny_models, cifar_root, tmp_path):
+    result = load_tool('analysis/tsne').main(
         ['--model', *tiny_models['plain'], '--backend', 'sklearn', '--perplexity', '3',
          '--max-samples', '20', '--out-dir', str(tmp_path)])
     _check_outputs(result['plain'], 'plain', _true_labels(cifar_root)[:20])

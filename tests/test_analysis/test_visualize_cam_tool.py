@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
+from tool_loading import load_tool
 
 from autola_mm.analysis import (ImageToLogits, build_dataset, explain, figures,
                                 grad_cam, guided_backprop, load_model,
@@ -11,8 +12,8 @@ from autola_mm.analysis import (ImageToLogits, build_dataset, explain, figures,
 CELL = round(figures.CAM_CELL_INCHES * figures.DPI)
 
 
-def test_grid_of_figure_3_from_dataset_indices(tiny_models, tmp_path, load_tool):
-    result = load_tool('visualize_cam').main(
+def test_grid_of_figure_3_from_dataset_indices(tiny_models, tmp_path):
+    result = load_tool('analysis/visualize_cam').main(
         ['--model', *tiny_models['plain'], 'plain', '--model', *tiny_models['hoga'], 'HOGA',
          '--indices', '13', '27', '--out-dir', str(tmp_path)])
     layout = result['layout']
@@ -23,14 +24,14 @@ def test_grid_of_figure_3_from_dataset_indices(tiny_models, tmp_path, load_tool)
     assert png[..., :3].std() > 10
 
 
-def test_grid_from_image_files(tiny_models, tmp_path, load_tool):
+def test_grid_from_image_files(tiny_models, tmp_path):
     rng = np.random.default_rng(1)
     paths = []
     for index in range(2):
         path = tmp_path / f'image{index}.png'
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path)
         paths.append(str(path))
-    result = load_tool('visualize_cam').main(
+    result = load_tool('analysis/visualize_cam').main(
         ['--model', *tiny_models['plain'], '--images', *paths, '--layer', 'layer2',
          '--out-dir', str(tmp_path / 'out')])
     assert (result['layout'].rows, result['layout'].cols) == (2, 3)

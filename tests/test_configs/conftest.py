@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 from config_index import without_pretrained
 from mmengine.config import Config, ConfigDict
 

@@ -1,8 +1,6 @@
 """tools/analysis/get_flops.py: parameters that add up, FLOP handles for what
 mmengine leaves uncounted, and the CLI on an mmpretrain config."""
-import importlib.util
 import re
-from pathlib import Path
 from typing import Tuple
 
 import pytest
@@ -11,13 +9,13 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmengine.registry import MODELS
+from tool_loading import load_tool
 
 from torch import Tensor
 
 from autola_mm import ops
 from autola_mm.ops import reference
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / 'get_flops.py'
 RESNET50_WITHOUT_FC = 23_508_032  # torchvision's resnet50: 25,557,032 minus fc (2048 x 1000 + 1000)
 
 HOGA_CLASSIFIER = """
@@ -35,10 +33,7 @@ model = dict(
 
 @pytest.fixture(scope='module')
 def get_flops():
-    spec = importlib.util.spec_from_file_location('get_flops', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/get_flops')
 
 
 class Call(nn.Module):

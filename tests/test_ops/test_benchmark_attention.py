@@ -1,20 +1,13 @@
 """tools/analysis/benchmark_attention.py on tiny shapes: one table, a headline, sane numbers."""
-import importlib.util
 import itertools
-from pathlib import Path
 
 import pytest
 import torch
-
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / 'benchmark_attention.py'
-
+from tool_loading import load_tool
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('benchmark_attention', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/benchmark_attention')
 
 
 def test_peak_memory_counts_live_allocations(tool):

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 from search_testkit import write_cifar10_layout
 
 

@@ -1,19 +1,11 @@
 """``tools/analysis/benchmark_search.py`` times real search steps of a config's supernet."""
-import importlib.util
 
 import pytest
-from search_testkit import REPO_ROOT, SEARCH_CONFIG
+from search_testkit import SEARCH_CONFIG
+from tool_loading import load_tool
 
 
-def load_benchmark_tool():
-    path = REPO_ROOT / 'tools' / 'analysis' / 'benchmark_search.py'
-    spec = importlib.util.spec_from_file_location('benchmark_search_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-benchmark_search = load_benchmark_tool()
+benchmark_search = load_tool('analysis/benchmark_search')
 
 
 def test_the_benchmark_prints_the_median_step_time_and_the_load(capsys):

@@ -4,7 +4,6 @@ The data is written by the test in the ``cifar-10-batches-py`` pickle layout;
 the config is the real search config with a 1-block-per-stage, 8-wide
 ResNet supernet on 8x8 crops, 8 images per batch and 2 epochs of 2 steps.
 """
-import importlib.util
 import json
 import signal
 import subprocess
@@ -14,21 +13,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.registry import MODELS
-from search_testkit import (REPO_ROOT, search_command, subprocess_env,
-                            write_tiny_search_config)
+from search_testkit import search_command, subprocess_env, write_tiny_search_config
+from tool_loading import load_tool
 
 from autola_mm.models.attention import Genotype
 from autola_mm.models.search import derive_genotype
 
 
-def load_search_tool():
-    spec = importlib.util.spec_from_file_location('search_tool', REPO_ROOT / 'tools' / 'search.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-search_tool = load_search_tool()
+search_tool = load_tool('search')
 
 
 def run_search(config, work_dir, name, *options, cfg_options=()):

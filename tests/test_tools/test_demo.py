@@ -1,21 +1,15 @@
 """`make demo` at a reduced size: the same tools and configs, a few iterations."""
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 import torch
+from tool_loading import load_tool
+
 
 from autola_mm.models.attention import HOGA, Genotype
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
 def load_demo():
-    spec = importlib.util.spec_from_file_location('demo', REPO_ROOT / 'tools' / 'demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('demo')
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from tools_testkit import (CONFIG_ROOT, REPO_ROOT, cifar_body, derived_config, load_tool,
+from tool_loading import load_tool
+from tools_testkit import (CONFIG_ROOT, REPO_ROOT, cifar_body, derived_config,
                            losses_by_step, subprocess_env, training_scalars, write_cifar10)
 
 CIFAR_HOGA = CONFIG_ROOT / 'autola_cifar/resnet20-hoga_4xb64-cos500e_cifar10.py'

@@ -5,11 +5,11 @@ autola-method.md (section 1): 1,405 / 4,262 / 14,744 parameters at 16 / 32 /
 64 channels, and 211,364 / 830,132 / 3,290,324 / 13,101,332 at 256 / 512 /
 1024 / 2048.
 """
-import importlib.util
 from types import SimpleNamespace
 
 import pytest
-from tools_testkit import CONFIG_ROOT, REPO_ROOT
+from tool_loading import load_tool
+from tools_testkit import CONFIG_ROOT
 
 HOGA_PARAMS = {16: 1405, 32: 4262, 64: 14744, 256: 211364, 512: 830132, 1024: 3290324,
                2048: 13101332}
@@ -17,11 +17,7 @@ HOGA_PARAMS = {16: 1405, 32: 4262, 64: 14744, 256: 211364, 512: 830132, 1024: 32
 
 @pytest.fixture(scope='module')
 def model_zoo():
-    spec = importlib.util.spec_from_file_location(
-        'model_zoo', REPO_ROOT / 'tools' / 'analysis' / 'model_zoo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/model_zoo')
 
 
 def fake_count(config, shape, cfg_options):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from tools_testkit import CONFIG_ROOT, REPO_ROOT, load_tool
+from tool_loading import load_tool
+from tools_testkit import CONFIG_ROOT, REPO_ROOT
 
 CIFAR_HOGA = CONFIG_ROOT / 'autola_cifar/resnet20-hoga_4xb64-cos500e_cifar10.py'
 SSD = CONFIG_ROOT / 'ssd/ssd300_r50_8xb16-65e_coco.py'

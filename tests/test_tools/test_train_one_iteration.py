@@ -13,8 +13,9 @@ import math
 import pytest
 import torch
 from mmengine.registry import MODELS
+from tool_loading import load_tool
 from tools_testkit import (CONFIG_ROOT, cifar_body, coco_with_all_classes, derived_config,
-                           load_tool, write_cifar10, write_imagenet)
+                           write_cifar10, write_imagenet)
 
 ATTENTION = {'plain': None, 'se': 'SE', 'cbam': 'CBAM', 'hoga': 'HOGA'}
 

@@ -4,13 +4,11 @@ Imported by the tests and, through ``custom_imports``, by tool processes the
 tests start (``PYTHONPATH`` holds this folder), where it registers
 :class:`KillAfterCheckpointHook`.
 """
-import importlib.util
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Dict, List
 
 import numpy as np
@@ -39,15 +37,6 @@ class KillAfterCheckpointHook(Hook):
         # ``runner.epoch`` counts the epochs finished before this one.
         if runner.epoch + 1 == self.epoch:
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-def load_tool(name: str) -> ModuleType:
-    """``tools/<name>.py`` as a module (its ``main(argv)`` is the tool)."""
-    spec = importlib.util.spec_from_file_location(f'autola_tools_{name}',
-                                                  REPO_ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_cifar10(root: Path, num_train: int, num_test: int, seed: int = 0) -> Path:
