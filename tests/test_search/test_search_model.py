@@ -106,6 +106,10 @@ def test_a_backbone_without_search_cells_is_refused():
         HOGASearchClassifier(backbone, num_classes=2, in_channels=8)
     with pytest.raises(ValueError, match='pass in_channels'):
         HOGASearchClassifier(nn.Sequential(SearchHOGA(8)), num_classes=2)
+    checkpointed = dict(type='PluginCifarResNet', depth=8, base_channels=8, with_cp=True,
+                        plugins=[dict(cfg=dict(type='SearchHOGA'), position='after_conv2')])
+    with pytest.raises(ValueError, match='with_cp=True in the backbone of a search model'):
+        HOGASearchClassifier(checkpointed, num_classes=2)
 
 
 def test_an_alpha_of_the_wrong_shape_is_refused_on_load():

@@ -82,6 +82,10 @@ class HOGASearchClassifier(BaseModel):
             raise ValueError('the backbone holds no SearchHOGA: add the plugin, e.g. '
                              "plugins=[dict(cfg=dict(type='SearchHOGA'), "
                              "position='after_conv2')]")
+        if any(getattr(module, 'with_cp', False) for module in self.backbone.modules()):
+            raise ValueError('with_cp=True in the backbone of a search model: checkpointed '
+                             'blocks run again in backward, when the cells no longer hold '
+                             'softmax(alpha); set with_cp=False')
         edge_counts = sorted({cell.num_edges for cell in self.cells})
         if len(edge_counts) > 1:
             raise ValueError(f'the SearchHOGA cells have {edge_counts} edges: one alpha is '
