@@ -13,11 +13,13 @@ from .channel_spatial_gate import channel_spatial_gate
 from .channel_stats import channel_stats
 from .extension import active_ops_path, compiled_ops_available
 from .gated_spatial_stats import gated_spatial_stats
+from .pointwise_conv2d import pointwise_conv2d
+from .same_conv2d import same_conv2d
 from .sigmoid_gate import sigmoid_gate
 from .spatial_stats import spatial_stats
 
 __all__ = [
     'channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
-    'channel_spatial_gate', 'channel_attention', 'cbam_attention', 'compiled_ops_available',
-    'active_ops_path'
+    'channel_spatial_gate', 'channel_attention', 'cbam_attention', 'same_conv2d',
+    'pointwise_conv2d', 'compiled_ops_available', 'active_ops_path'
 ]

@@ -52,3 +52,34 @@ def check_logits(op: str, name: str, logits: Tensor, x: Tensor,
         expected = ' or '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)
         raise ValueError(f'{op}: {name} must have shape {expected} for x of shape '
                          f'{tuple(x.shape)}, got {tuple(logits.shape)}')
+
+
+def check_conv_weight(op: str, weight: Tensor, x: Tensor, dilation: int, groups: int) -> None:
+    """Check a (C_out, C / groups, kH, kW) kernel with odd sizes for ``x`` (N, C, H, W)."""
+    for name, value in (('dilation', dilation), ('groups', groups)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f'{op}: {name} must be a positive int, got {value!r}')
+    if not isinstance(weight, Tensor) or weight.dim() != 4:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f'{op}: weight must be 4-D (C_out, C / groups, kH, kW), got {shape}')
+    channels = x.shape[1]
+    if channels % groups or weight.shape[0] % groups:
+        raise ValueError(f'{op}: the channels of x ({channels}) and of the output '
+                         f'({weight.shape[0]}) must be multiples of groups={groups}')
+    if weight.shape[1] * groups != channels:
+        raise ValueError(f'{op}: weight of shape {tuple(weight.shape)} reads '
+                         f'{weight.shape[1] * groups} channels with groups={groups}, but x of '
+                         f'shape {tuple(x.shape)} has {channels}')
+    if weight.shape[2] % 2 == 0 or weight.shape[3] % 2 == 0:
+        raise ValueError(f'{op}: the kernel must have odd sizes to keep H x W, got '
+                         f'{weight.shape[2]} x {weight.shape[3]}')
+
+
+def check_pointwise_weight(op: str, weight: Tensor, x: Tensor) -> None:
+    """Check a (C_out, C, 1, 1) kernel for ``x`` (N, C, H, W)."""
+    if not isinstance(weight, Tensor) or weight.dim() != 4 or tuple(weight.shape[2:]) != (1, 1):
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f'{op}: weight must have shape (C_out, C, 1, 1), got {shape}')
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f'{op}: weight of shape {tuple(weight.shape)} reads {weight.shape[1]} '
+                         f'channels, but x of shape {tuple(x.shape)} has {x.shape[1]}')

@@ -74,3 +74,32 @@ def channel_spatial_gate(x: Tensor, channel_logits: Tensor,
         Tensor: Shape (N, C, H, W).
     """
     return sigmoid_gate(sigmoid_gate(x, channel_logits), spatial_logits)
+
+
+def same_conv2d(x: Tensor, weight: Tensor, dilation: int = 1, groups: int = 1) -> Tensor:
+    """Convolve ``x`` with stride 1 and the zero padding that keeps H x W.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W).
+        weight (Tensor): Shape (C_out, C / groups, kH, kW), kH and kW odd.
+        dilation (int): Spacing of the kernel taps. Default: 1.
+        groups (int): Channel groups. Default: 1.
+
+    Returns:
+        Tensor: Shape (N, C_out, H, W).
+    """
+    padding = (dilation * (weight.shape[2] - 1) // 2, dilation * (weight.shape[3] - 1) // 2)
+    return torch.nn.functional.conv2d(x, weight, padding=padding, dilation=dilation, groups=groups)
+
+
+def pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
+    """Convolve ``x`` with a bias-free 1 x 1 kernel.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W).
+        weight (Tensor): Shape (C_out, C, 1, 1).
+
+    Returns:
+        Tensor: Shape (N, C_out, H, W).
+    """
+    return torch.nn.functional.conv2d(x, weight)

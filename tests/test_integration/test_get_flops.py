@@ -60,6 +60,9 @@ SPATIAL_LOGITS = torch.rand(1, 1, 4, 4)
     ('sigmoid_gate', (CHANNEL_LOGITS, ), 8 + 128),  # sigmoid of 8 logits, 128 products
     ('gated_spatial_stats', (CHANNEL_LOGITS, ), 8 + 128 + 2 * 128),
     ('channel_spatial_gate', (CHANNEL_LOGITS, SPATIAL_LOGITS), 8 + 16 + 2 * 128),
+    # 8 output channels, each of the 16 positions 9 taps of 1 channel (depthwise).
+    ('same_conv2d', (torch.rand(8, 1, 3, 3), 2, 8), 8 * 16 * 9),
+    ('pointwise_conv2d', (torch.rand(3, 8, 1, 1), ), 3 * 16 * 8),
 ])
 def test_attention_core_flops_do_not_depend_on_the_implementation(get_flops, library, name,
                                                                   extra, expected):
@@ -96,12 +99,25 @@ def _channel_spatial_gate(x: Tensor, channel_logits: Tensor, spatial_logits: Ten
     return reference.channel_spatial_gate(x, channel_logits, spatial_logits)
 
 
+@torch.library.custom_op('autola_flops_test::same_conv2d', mutates_args=())
+def _same_conv2d(x: Tensor, weight: Tensor, dilation: int, groups: int) -> Tensor:
+    return reference.same_conv2d(x, weight, dilation, groups)
+
+
+@torch.library.custom_op('autola_flops_test::pointwise_conv2d', mutates_args=())
+def _pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
+    return reference.pointwise_conv2d(x, weight)
+
+
 @pytest.mark.parametrize('name,extra,expected', [
     ('channel_stats', (), 2 * 128),
     ('spatial_stats', (), 2 * 128),
     ('sigmoid_gate', (CHANNEL_LOGITS, ), 8 + 128),
     ('gated_spatial_stats', (CHANNEL_LOGITS, ), 8 + 128 + 2 * 128),
     ('channel_spatial_gate', (CHANNEL_LOGITS, SPATIAL_LOGITS), 8 + 16 + 2 * 128),
+    # 8 output channels, each of the 16 positions 9 taps of 1 channel (depthwise).
+    ('same_conv2d', (torch.rand(8, 1, 3, 3), 2, 8), 8 * 16 * 9),
+    ('pointwise_conv2d', (torch.rand(3, 8, 1, 1), ), 3 * 16 * 8),
 ])
 def test_handles_of_the_compiled_ops_count_like_the_reference(get_flops, name, extra, expected):
     handle = get_flops.EXTRA_FLOP_HANDLES[f'autola_mm::{name}']

@@ -71,3 +71,28 @@ def assert_close_np(actual: torch.Tensor, expected: np.ndarray, rtol=1e-5, atol=
     """``actual`` equals the float64 numpy ``expected`` within float32 tolerance."""
     assert tuple(actual.shape) == expected.shape
     np.testing.assert_allclose(as_np(actual), expected, rtol=rtol, atol=atol)
+
+
+def same_conv2d_np(x, weight, dilation=1, groups=1):
+    """Stride-1 convolution with zero padding dilation * (k - 1) / 2, by shifted sums."""
+    x, weight = as_np(x), as_np(weight)
+    n, c, h, w = x.shape
+    out_channels, in_per_group, kh, kw = weight.shape
+    pad_h, pad_w = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    padded = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w))
+    padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
+    out = np.zeros((n, out_channels, h, w))
+    out_per_group = out_channels // groups
+    for o in range(out_channels):
+        for i in range(in_per_group):
+            channel = o // out_per_group * in_per_group + i
+            for a in range(kh):
+                for b in range(kw):
+                    window = padded[:, channel, a * dilation:a * dilation + h,
+                                    b * dilation:b * dilation + w]
+                    out[:, o] += weight[o, i, a, b] * window
+    return out
+
+
+def pointwise_conv2d_np(x, weight):
+    return np.einsum('oi,nihw->nohw', as_np(weight)[:, :, 0, 0], as_np(x))

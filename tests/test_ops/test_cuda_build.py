@@ -21,7 +21,9 @@ OPERATORS = ('channel_stats', 'channel_stats_backward', 'spatial_stats', 'spatia
              'gated_spatial_stats_backward', 'channel_spatial_gate',
              'channel_spatial_gate_backward', 'channel_attention_backward_logits',
              'channel_attention_backward_input', 'cbam_backward_gate_logits',
-             'cbam_backward_pool_logits', 'cbam_backward_input')
+             'cbam_backward_pool_logits', 'cbam_backward_input', 'same_conv2d',
+             'same_conv2d_backward_input', 'same_conv2d_backward_weight', 'pointwise_conv2d',
+             'pointwise_conv2d_backward_input', 'pointwise_conv2d_backward_weight')
 
 # Loads the library as autola_mm.ops._ext without importing autola_mm (whose
 # import loads the CPU build), then prints what the dispatcher holds.

@@ -22,6 +22,9 @@ def forward_cases():
         ('sigmoid_gate', (x, full)),
         ('gated_spatial_stats', (x, channel)),
         ('channel_spatial_gate', (x, channel, spatial)),
+        ('same_conv2d', (x, tensor(C, 1, 3, 3, requires_grad=True), 2, C)),
+        ('same_conv2d', (x, tensor(1, C, 7, 7, requires_grad=True), 1, 1)),
+        ('pointwise_conv2d', (x, tensor(4, C, 1, 1, requires_grad=True))),
     ]
 
 
@@ -38,6 +41,10 @@ def backward_cases():
         ('sigmoid_gate_backward', (x, x, channel)),
         ('gated_spatial_stats_backward', (grad_stats, x, channel, gated_stats)),
         ('channel_spatial_gate_backward', (x, x, channel, spatial)),
+        ('same_conv2d_backward_input', (x, x, tensor(C, 1, 3, 3), 2, C)),
+        ('same_conv2d_backward_weight', (x, x, tensor(C, 1, 3, 3), 2, C)),
+        ('pointwise_conv2d_backward_input', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
+        ('pointwise_conv2d_backward_weight', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
     ]
 
 

@@ -85,8 +85,8 @@ def derived_state_dict(search: SearchHOGA, genotype: Genotype) -> dict:
     return state
 
 
-def search_and_derived(seed: int, channels_last_convs: bool):
-    search = SearchHOGA(16, channels_last_convs=channels_last_convs).train()
+def search_and_derived(seed: int):
+    search = SearchHOGA(16).train()
     randomise_(search, seed)
     derived = HOGA(16, genotype=GENOTYPE).train()
     missing, unexpected = derived.load_state_dict(derived_state_dict(search, GENOTYPE),
@@ -99,8 +99,7 @@ def search_and_derived(seed: int, channels_last_convs: bool):
 
 
 def test_a_one_hot_search_cell_equals_the_derived_hoga_bitwise():
-    # NCHW convolutions, as in the derived HOGA, so that every operation is the same.
-    search, derived = search_and_derived(seed=3, channels_last_convs=False)
+    search, derived = search_and_derived(seed=3)
     x = torch.randn(3, 16, 6, 6)
     weights = one_hot([PRIMITIVES.index(op) for op, _ in GENOTYPE.edges])
     with lend_mixing_weights([search], weights):
@@ -109,8 +108,7 @@ def test_a_one_hot_search_cell_equals_the_derived_hoga_bitwise():
 
 
 def test_a_large_alpha_search_cell_equals_the_derived_hoga_closely():
-    # The default cell: its convolutions run channels-last, equal up to rounding.
-    search, derived = search_and_derived(seed=4, channels_last_convs=True)
+    search, derived = search_and_derived(seed=4)
     x = torch.randn(3, 16, 6, 6)
     alpha = 40.0 * one_hot([PRIMITIVES.index(op) for op, _ in GENOTYPE.edges])
     with lend_mixing_weights([search], alpha.softmax(dim=-1)):
@@ -118,30 +116,6 @@ def test_a_large_alpha_search_cell_equals_the_derived_hoga_closely():
     torch.testing.assert_close(out, derived(x), rtol=1e-6, atol=1e-6)
     with lend_mixing_weights([search], torch.full((10, 9), 1 / 9)):
         assert not torch.allclose(search(x), out, atol=1e-3)
-
-
-def test_channels_last_convolutions_change_only_the_rounding():
-    """The default cell (convolutions in channels-last) against NCHW: the output and
-    the gradients of the input, the mixing weights and every parameter."""
-    torch.manual_seed(5)
-    nchw = SearchHOGA(16, channels_last_convs=False).train()
-    channels_last = SearchHOGA(16).train()
-    channels_last.load_state_dict(nchw.state_dict())
-    x = torch.randn(3, 16, 8, 8)
-    mixing = torch.rand(10, 9).softmax(dim=-1)
-    results = []
-    for cell in (nchw, channels_last):
-        inputs = [x.clone().requires_grad_(), mixing.clone().requires_grad_()]
-        with lend_mixing_weights([cell], inputs[1]):
-            out = cell(inputs[0])
-        assert out.is_contiguous()
-        grads = torch.autograd.grad(out.square().sum(), inputs + list(cell.parameters()))
-        results.append((out, grads))
-    (out_nchw, grads_nchw), (out_cl, grads_cl) = results
-    assert not torch.equal(out_cl, out_nchw)  # really another path
-    torch.testing.assert_close(out_cl, out_nchw, rtol=1e-5, atol=1e-5)
-    for ours, theirs in zip(grads_cl, grads_nchw):
-        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
 def test_the_search_cell_needs_weights_of_its_shape():

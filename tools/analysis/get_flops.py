@@ -91,12 +91,19 @@ def _channel_spatial_gate(inputs: List[Any], outputs: List[Any]) -> int:
     return _numel(inputs[1]) + _numel(inputs[2]) + 2 * _numel(outputs[0])
 
 
+def _convolution(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds, as mmengine counts a convolution: per output, C / groups x kH x kW."""
+    return _numel(outputs[0]) * prod(get_shape(inputs[1])[1:])
+
+
 EXTRA_FLOP_HANDLES = {
     'autola_mm::channel_stats': _used_channel_stats,
     'autola_mm::spatial_stats': _mean_and_max,
     'autola_mm::sigmoid_gate': _sigmoid_gate,  # sigmoid of the logits, products
     'autola_mm::gated_spatial_stats': _gated_spatial_stats,
     'autola_mm::channel_spatial_gate': _channel_spatial_gate,
+    'autola_mm::same_conv2d': _convolution,
+    'autola_mm::pointwise_conv2d': _convolution,
     **{f'aten::{op}': _per_output_element
        for op in ('add', 'add_', 'sub', 'sub_', 'mul', 'mul_', 'div', 'div_', 'sigmoid',
                   'sigmoid_')},

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ...ops import cbam_attention, channel_spatial_gate, gated_spatial_stats
 from .channel_mlp import ChannelMLP, reduced_channels
 from .feature_stats import FeatureStats
+from .same_conv import SameConv2d
 from .weight_init import init_attention_weights
 
 
@@ -44,13 +45,10 @@ class CBAM(nn.Module):
                  kernel_size: int = 7,
                  affine: bool = True):
         super().__init__()
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'kernel_size={kernel_size!r}: expected an odd positive int')
         self.in_channels = in_channels
         hidden = reduced_channels(in_channels, rd_ratio, rd_channels, min_rd_channels)
         self.channel_mlp = ChannelMLP(in_channels, hidden, bias=True)
-        self.spatial_conv = nn.Conv2d(
-            2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.spatial_conv = SameConv2d(2, 1, kernel_size)
         self.spatial_bn = nn.BatchNorm2d(1, momentum=0.01, affine=affine)
 
     def init_weights(self) -> None:

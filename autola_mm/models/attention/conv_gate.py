@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ...ops import sigmoid_gate
 from .feature_stats import FeatureStats
+from .same_conv import SameConv2d
 
 
 class ConvPointwiseBN(nn.Module):
@@ -44,18 +45,14 @@ class ConvPointwiseBN(nn.Module):
                  depthwise: bool = True,
                  affine: bool = True):
         super().__init__()
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'kernel_size={kernel_size!r}: expected an odd positive int')
         mid_channels = in_channels if depthwise else out_channels
-        self.spatial = nn.Conv2d(
+        self.spatial = SameConv2d(
             in_channels,
             mid_channels,
             kernel_size,
-            padding=dilation * (kernel_size - 1) // 2,
             dilation=dilation,
-            groups=in_channels if depthwise else 1,
-            bias=False)
-        self.pointwise = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
+            groups=in_channels if depthwise else 1)
+        self.pointwise = SameConv2d(mid_channels, out_channels, 1)
         self.bn = nn.BatchNorm2d(out_channels, affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:

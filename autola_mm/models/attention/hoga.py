@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from .feature_stats import FeatureStats
 from .genotype import Genotype, GenotypeSpec
 from .operations import build_operation
+from .same_conv import SameConv2d
 from .se import SE
 from .weight_init import init_attention_weights
 
@@ -73,11 +74,10 @@ class HOGA(nn.Module):
         self.edges = nn.ModuleList(
             self.build_edge(edge_index, op, slot)
             for node in self.node_edges for edge_index, op, slot in node)
-        self.proj_conv1 = nn.Conv2d(
-            self.group_channels * (groups + 1), in_channels, 1, bias=False)
+        self.proj_conv1 = SameConv2d(self.group_channels * (groups + 1), in_channels, 1)
         self.proj_bn1 = nn.BatchNorm2d(in_channels)
         self.proj_act = nn.ReLU()
-        self.proj_conv2 = nn.Conv2d(in_channels, in_channels, 1, bias=False)
+        self.proj_conv2 = SameConv2d(in_channels, in_channels, 1)
         self.proj_bn2 = nn.BatchNorm2d(in_channels)
         self.out_se = SE(in_channels, rd_ratio, min_rd_channels=min_rd_channels)
 
@@ -129,7 +129,10 @@ class HOGA(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'input of shape {tuple(x.shape)}: expected '
                              f'(N, {self.in_channels}, H, W)')
-        groups = torch.split(x, self.group_channels, dim=1)
+        # Each group once as a contiguous map: the compiled attention core
+        # reads contiguous maps and would otherwise copy a group for every
+        # operation that reads it.
+        groups = [group.contiguous() for group in torch.split(x, self.group_channels, dim=1)]
         summary = self.group_se(sum(groups[1:], groups[0]))
         nodes: List[FeatureStats] = []
         for group, edges in zip(groups, self.node_edges):

@@ -8,7 +8,6 @@ in DARTS. ``none`` contributes zero and is skipped: nothing is computed for it.
 from torch import Tensor, nn
 
 from ..attention import PRIMITIVES, FeatureStats, build_operation
-from .conv_layout import run_convs_channels_last
 from .derivation import SEARCHED_COLUMNS
 
 
@@ -20,17 +19,13 @@ class MixedEdge(nn.Module):
 
     Args:
         channels (int): Channels of the group the edge gates.
-        channels_last_convs (bool): Run the candidates' convolutions in
-            channels-last (see :mod:`.conv_layout`). Default: False.
     """
 
-    def __init__(self, channels: int, channels_last_convs: bool = False):
+    def __init__(self, channels: int):
         super().__init__()
         self.columns = SEARCHED_COLUMNS
         self.ops = nn.ModuleList(
             build_operation(PRIMITIVES[i], channels, affine=False) for i in self.columns)
-        if channels_last_convs:
-            run_convs_channels_last(self.ops)
 
     def forward(self, x: Tensor, stats: FeatureStats, weights: Tensor) -> Tensor:
         """Mix the candidates.

@@ -31,10 +31,6 @@ class SearchHOGA(HOGA):
         rd_ratio (float): Hidden width of the group SE and the output SE as a
             fraction of their channels. Default: 1 / 8.
         min_rd_channels (int): Lower bound of those hidden widths. Default: 0.
-        channels_last_convs (bool): Run the candidates' convolutions in
-            channels-last, which is faster on CPUs for their few channels (see
-            :mod:`.conv_layout`); the numbers stay those of NCHW up to
-            rounding. Default: True.
     """
 
     _abbr_ = 'search_hoga'
@@ -43,10 +39,7 @@ class SearchHOGA(HOGA):
                  in_channels: int,
                  groups: int = 4,
                  rd_ratio: float = 1 / 8,
-                 min_rd_channels: int = 0,
-                 channels_last_convs: bool = True):
-        # build_edge, called by HOGA.__init__, reads it.
-        self.channels_last_convs = channels_last_convs
+                 min_rd_channels: int = 0):
         super().__init__(in_channels, dag_genotype(groups), groups, rd_ratio, min_rd_channels)
         self.mixing_weights: Optional[Tensor] = None
 
@@ -57,7 +50,7 @@ class SearchHOGA(HOGA):
 
     def build_edge(self, edge_index: int, op: str, slot: int) -> nn.Module:
         """A :class:`MixedEdge` over every primitive (``op`` is a placeholder)."""
-        return MixedEdge(self.group_channels, self.channels_last_convs)
+        return MixedEdge(self.group_channels)
 
     def forward_edge(self, edge_index: int, x: Tensor, stats: FeatureStats) -> Tensor:
         """Run the mixed edge ``edge_index`` with its row of the mixing weights."""

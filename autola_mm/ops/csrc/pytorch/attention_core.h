@@ -49,10 +49,17 @@ void check_cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor
                                const Tensor& channel_ties, const Tensor& grad_avg,
                                const Tensor& grad_max);
 
+void check_same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups);
+void check_same_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                int64_t dilation, int64_t groups);
+void check_pointwise_conv2d(const Tensor& x, const Tensor& weight);
+void check_pointwise_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight);
+
 // Output shapes: (N, C, 1, 1) for channel statistics, (N, 2, H, W) for
-// spatial statistics.
+// spatial statistics, (N, out_channels, H, W) for same_conv2d.
 std::vector<c10::SymInt> channel_stats_shape(const Tensor& x);
 std::vector<c10::SymInt> spatial_stats_shape(const Tensor& x);
+std::vector<c10::SymInt> same_conv2d_shape(const Tensor& x, const Tensor& weight);
 
 #define AUTOLA_MM_DECLARE_BACKEND(backend)                                          \
   namespace backend {                                                                \
@@ -93,7 +100,31 @@ std::vector<c10::SymInt> spatial_stats_shape(const Tensor& x);
       const Tensor& spatial_logits, const Tensor& pooled, const Tensor& grad_pooled, \
       const Tensor& channel_max, const Tensor& channel_ties, const Tensor& grad_avg, \
       const Tensor& grad_max);                                                       \
+  Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation,        \
+                     int64_t groups);                                                \
+  Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x,             \
+                                    const Tensor& weight, int64_t dilation,          \
+                                    int64_t groups);                                 \
+  Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x,            \
+                                     const Tensor& weight, int64_t dilation,         \
+                                     int64_t groups);                                \
   }
+
+// The 1 x 1 convolution as matrix products: one implementation for every
+// device (pointwise_conv2d.cpp), and its Meta kernels.
+#define AUTOLA_MM_DECLARE_POINTWISE(backend)                                          \
+  namespace backend {                                                                \
+  Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);                    \
+  Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,        \
+                                         const Tensor& weight);                      \
+  Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,       \
+                                          const Tensor& weight);                     \
+  }
+
+AUTOLA_MM_DECLARE_POINTWISE(gemm)
+AUTOLA_MM_DECLARE_POINTWISE(meta)
+
+#undef AUTOLA_MM_DECLARE_POINTWISE
 
 AUTOLA_MM_DECLARE_BACKEND(cpu)
 AUTOLA_MM_DECLARE_BACKEND(cuda)

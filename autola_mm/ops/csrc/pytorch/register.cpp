@@ -128,6 +128,41 @@ Tensor cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor& ch
   return empty_like_input(x);
 }
 
+Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  check_same_conv2d(x, weight, dilation, groups);
+  return empty_with_shape(same_conv2d_shape(x, weight), x);
+}
+
+Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                  int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward(grad, x, weight, dilation, groups);
+  return empty_like_input(x);
+}
+
+Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                   int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward(grad, x, weight, dilation, groups);
+  return empty_like_input(weight);
+}
+
+Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
+  check_pointwise_conv2d(x, weight);
+  return at::empty_symint({x.sym_size(0), weight.sym_size(0), x.sym_size(2), x.sym_size(3)},
+                          x.options());
+}
+
+Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
+                                       const Tensor& weight) {
+  check_pointwise_conv2d_backward(grad, x, weight);
+  return empty_like_input(x);
+}
+
+Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
+                                        const Tensor& weight) {
+  check_pointwise_conv2d_backward(grad, x, weight);
+  return empty_like_input(weight);
+}
+
 }  // namespace autola_mm::meta
 
 TORCH_LIBRARY(autola_mm, m) {
@@ -173,6 +208,20 @@ TORCH_LIBRARY(autola_mm, m) {
       "Tensor pooled, Tensor grad_pooled, Tensor channel_max, Tensor channel_ties, "
       "Tensor grad_avg, Tensor grad_max) -> Tensor",
       tags);
+  // The stride-1, size-keeping convolution of HOGA's depthwise and channel-pool convolutions.
+  m.def("same_conv2d(Tensor x, Tensor weight, int dilation, int groups) -> Tensor", tags);
+  m.def(
+      "same_conv2d_backward_input(Tensor grad, Tensor x, Tensor weight, int dilation, "
+      "int groups) -> Tensor",
+      tags);
+  m.def(
+      "same_conv2d_backward_weight(Tensor grad, Tensor x, Tensor weight, int dilation, "
+      "int groups) -> Tensor",
+      tags);
+  // The 1 x 1 convolution of HOGA's projection and pointwise convolutions.
+  m.def("pointwise_conv2d(Tensor x, Tensor weight) -> Tensor", tags);
+  m.def("pointwise_conv2d_backward_input(Tensor grad, Tensor x, Tensor weight) -> Tensor", tags);
+  m.def("pointwise_conv2d_backward_weight(Tensor grad, Tensor x, Tensor weight) -> Tensor", tags);
 }
 
 #define AUTOLA_MM_IMPLEMENT_ALL(m, backend)                                              \
@@ -192,19 +241,31 @@ TORCH_LIBRARY(autola_mm, m) {
          &autola_mm::backend::channel_attention_backward_input);                          \
   m.impl("cbam_backward_gate_logits", &autola_mm::backend::cbam_backward_gate_logits);   \
   m.impl("cbam_backward_pool_logits", &autola_mm::backend::cbam_backward_pool_logits);   \
-  m.impl("cbam_backward_input", &autola_mm::backend::cbam_backward_input)
+  m.impl("cbam_backward_input", &autola_mm::backend::cbam_backward_input);               \
+  m.impl("same_conv2d", &autola_mm::backend::same_conv2d);                               \
+  m.impl("same_conv2d_backward_input", &autola_mm::backend::same_conv2d_backward_input); \
+  m.impl("same_conv2d_backward_weight", &autola_mm::backend::same_conv2d_backward_weight)
+
+#define AUTOLA_MM_IMPLEMENT_POINTWISE(m, backend)                                         \
+  m.impl("pointwise_conv2d", &autola_mm::backend::pointwise_conv2d);                     \
+  m.impl("pointwise_conv2d_backward_input",                                              \
+         &autola_mm::backend::pointwise_conv2d_backward_input);                          \
+  m.impl("pointwise_conv2d_backward_weight", &autola_mm::backend::pointwise_conv2d_backward_weight)
 
 TORCH_LIBRARY_IMPL(autola_mm, CPU, m) {
   AUTOLA_MM_IMPLEMENT_ALL(m, cpu);
+  AUTOLA_MM_IMPLEMENT_POINTWISE(m, gemm);
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
   AUTOLA_MM_IMPLEMENT_ALL(m, meta);
+  AUTOLA_MM_IMPLEMENT_POINTWISE(m, meta);
 }
 
 #ifdef AUTOLA_MM_WITH_CUDA
 TORCH_LIBRARY_IMPL(autola_mm, CUDA, m) {
   AUTOLA_MM_IMPLEMENT_ALL(m, cuda);
+  AUTOLA_MM_IMPLEMENT_POINTWISE(m, gemm);
 }
 #endif
 

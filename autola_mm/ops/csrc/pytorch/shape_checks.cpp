@@ -220,4 +220,57 @@ void check_cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor
   check_stats_gradients("autola_mm::cbam_backward_input", x, channel_ties, grad_avg, grad_max);
 }
 
+void check_same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  const char* op = "autola_mm::same_conv2d";
+  check_feature_map(op, x);
+  check_like(op, "weight", weight, x);
+  TORCH_CHECK_VALUE(weight.dim() == 4, op,
+                    ": weight must be 4-D (out_channels, in_channels / groups, kH, kW), got shape ",
+                    weight.sym_sizes());
+  TORCH_CHECK_VALUE(groups >= 1, op, ": groups must be >= 1, got ", groups);
+  TORCH_CHECK_VALUE(dilation >= 1, op, ": dilation must be >= 1, got ", dilation);
+  TORCH_CHECK_VALUE(x.sym_size(1) % groups == 0 && weight.sym_size(0) % groups == 0, op,
+                    ": the channels of x (", x.sym_size(1), ") and of the output (",
+                    weight.sym_size(0), ") must be multiples of groups=", groups);
+  TORCH_CHECK_VALUE(weight.sym_size(1) * groups == x.sym_size(1), op, ": weight of shape ",
+                    weight.sym_sizes(), " reads ", weight.sym_size(1) * groups,
+                    " channels with groups=", groups, ", but x of shape ", x.sym_sizes(),
+                    " has ", x.sym_size(1));
+  TORCH_CHECK_VALUE(weight.sym_size(2) % 2 == 1 && weight.sym_size(3) % 2 == 1, op,
+                    ": the kernel must have odd sizes to keep H x W, got ",
+                    weight.sym_size(2), " x ", weight.sym_size(3));
+}
+
+std::vector<c10::SymInt> same_conv2d_shape(const Tensor& x, const Tensor& weight) {
+  return {x.sym_size(0), weight.sym_size(0), x.sym_size(2), x.sym_size(3)};
+}
+
+void check_same_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                int64_t dilation, int64_t groups) {
+  check_same_conv2d(x, weight, dilation, groups);
+  const char* op = "autola_mm::same_conv2d_backward";
+  check_like(op, "grad", grad, x);
+  check_shape(op, "grad", grad, same_conv2d_shape(x, weight));
+}
+
+void check_pointwise_conv2d(const Tensor& x, const Tensor& weight) {
+  const char* op = "autola_mm::pointwise_conv2d";
+  check_feature_map(op, x);
+  check_like(op, "weight", weight, x);
+  TORCH_CHECK_VALUE(weight.dim() == 4 && weight.sym_size(2) == 1 && weight.sym_size(3) == 1, op,
+                    ": weight must have shape (out_channels, in_channels, 1, 1), got ",
+                    weight.sym_sizes());
+  TORCH_CHECK_VALUE(weight.sym_size(1) == x.sym_size(1), op, ": weight of shape ",
+                    weight.sym_sizes(), " reads ", weight.sym_size(1),
+                    " channels, but x of shape ", x.sym_sizes(), " has ", x.sym_size(1));
+}
+
+void check_pointwise_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight) {
+  check_pointwise_conv2d(x, weight);
+  const char* op = "autola_mm::pointwise_conv2d_backward";
+  check_like(op, "grad", grad, x);
+  check_shape(op, "grad", grad,
+              {x.sym_size(0), weight.sym_size(0), x.sym_size(2), x.sym_size(3)});
+}
+
 }  // namespace autola_mm

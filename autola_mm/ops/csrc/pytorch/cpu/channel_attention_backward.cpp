@@ -20,7 +20,7 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
                  const scalar_t* channel_max, scalar_t* grad_logits, int32_t* channel_ties,
                  int64_t rows, int64_t length) {
   using acc_t = at::acc_type<scalar_t, false>;
-  at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+  parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* g = grad + r * length;
       const scalar_t* row = x + r * length;
@@ -59,7 +59,7 @@ void input_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
                 const scalar_t* channel_max, const int32_t* channel_ties,
                 const scalar_t* grad_avg, const scalar_t* grad_max, scalar_t* grad_x,
                 int64_t rows, int64_t length) {
-  at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+  parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* g = grad + r * length;
       const scalar_t* row = x + r * length;

@@ -18,7 +18,7 @@ template <typename scalar_t>
 void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t rows,
                         int64_t length) {
   using acc_t = at::acc_type<scalar_t, false>;
-  at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+  parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* row = x + r * length;
       acc_t lane_sum[kLanes] = {};
@@ -51,7 +51,7 @@ template <typename scalar_t>
 void channel_stats_backward_rows(const scalar_t* grad_avg, const scalar_t* grad_max,
                                  const scalar_t* x, const scalar_t* max, scalar_t* grad_x,
                                  int64_t rows, int64_t length) {
-  at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+  parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* row = x + r * length;
       const scalar_t row_max = max[r];

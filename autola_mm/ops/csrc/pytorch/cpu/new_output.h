@@ -26,7 +26,7 @@ inline at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& opt
   at::Tensor out = at::empty(sizes, options);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   const int64_t bytes = static_cast<int64_t>(out.nbytes());
-  if (bytes >= kHugePageOutputBytes) {
+  if (out.device().is_cpu() && bytes >= kHugePageOutputBytes) {
     constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
     const auto start = reinterpret_cast<uintptr_t>(out.data_ptr());
     const uintptr_t first = (start + kHugePage - 1) & ~(kHugePage - 1);

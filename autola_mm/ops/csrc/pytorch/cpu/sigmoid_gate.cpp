@@ -43,7 +43,7 @@ void gate_forward(const scalar_t* x, const scalar_t* logits, scalar_t* out, Dims
   const int64_t length = d.positions;
   switch (shape) {
     case GateShape::kChannel:
-      at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+      parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
         for (int64_t r = first; r < last; ++r) {
           const scalar_t gate = sigmoid(logits[r]);
           for (int64_t j = 0; j < length; ++j) {
@@ -71,7 +71,7 @@ void gate_forward(const scalar_t* x, const scalar_t* logits, scalar_t* out, Dims
       break;
     }
     case GateShape::kFull:
-      at::parallel_for(0, rows * length, kMinTaskElements, [&](int64_t first, int64_t last) {
+      parallel_for_vectorized(0, rows * length, kMinTaskElements, [&](int64_t first, int64_t last) {
         for (int64_t i = first; i < last; ++i) {
           out[i] = x[i] * sigmoid(logits[i]);
         }
@@ -91,7 +91,7 @@ void gate_backward(const scalar_t* grad, const scalar_t* x, const scalar_t* logi
   const int64_t length = d.positions;
   switch (shape) {
     case GateShape::kChannel:
-      at::parallel_for(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
+      parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
         for (int64_t r = first; r < last; ++r) {
           const scalar_t gate = sigmoid(logits[r]);
           const scalar_t* g = grad + r * length;
@@ -142,7 +142,7 @@ void gate_backward(const scalar_t* grad, const scalar_t* x, const scalar_t* logi
       break;
     }
     case GateShape::kFull:
-      at::parallel_for(0, rows * length, kMinTaskElements, [&](int64_t first, int64_t last) {
+      parallel_for_vectorized(0, rows * length, kMinTaskElements, [&](int64_t first, int64_t last) {
         for (int64_t i = first; i < last; ++i) {
           const scalar_t gate = sigmoid(logits[i]);
           grad_x[i] = grad[i] * gate;

@@ -137,7 +137,7 @@ void spatial_stats_backward_tiles(const scalar_t* grad, const scalar_t* x,
     }
   });
   if constexpr (kGated) {
-    at::parallel_for(0, images * channels, tile_sum_rows_per_task(tiles),
+    parallel_for_vectorized(0, images * channels, tile_sum_rows_per_task(tiles),
                    [&](int64_t first, int64_t last) {
       for (int64_t nc = first; nc < last; ++nc) {
         const int64_t n = nc / channels;

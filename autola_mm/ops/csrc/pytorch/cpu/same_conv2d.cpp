@@ -1,0 +1,270 @@
+// CPU kernels of same_conv2d: a stride-1, size-keeping, grouped convolution
+// computed directly, for convolutions with few input channels per group
+// (HOGA's depthwise convolutions and the convolutions over the 2-map channel
+// pool). Each input plane is copied into a zero-bordered scratch plane; on
+// that layout every kernel tap is one long element-wise loop over the flat
+// plane (a shifted multiply-add, or a dot product for the weight gradient),
+// which the compiler vectorises (for AVX2 and FMA where the CPU has them,
+// see cpu_loops.h).
+// Output columns that fall into the border are computed and dropped.
+//   forward:      out[n, o] = sum over i, taps of w[o, i, t] * shift_t(x[n, i])
+//   input grad:   the forward of the gradient with the kernel transposed
+//                 within each group and flipped, which is the adjoint of
+//                 a size-keeping convolution
+//   weight grad:  gw[o, i, t] = sum over n of dot(g[n, o], shift_t(x[n, i]))
+// The weight gradient sums fixed chunks of images, so the result does not
+// depend on the number of threads.
+#include <ATen/AccumulateType.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../../common/same_conv_math.h"
+#include "../attention_core.h"
+#include "cpu_loops.h"
+#include "new_output.h"
+
+namespace autola_mm::cpu {
+namespace {
+
+// Multiply-adds one parallel task should do at least.
+constexpr int64_t kMinTaskWork = 65536;
+
+// Independent partial sums of a dot product: two AVX2 registers of floats,
+// few enough that the short rows of small maps are not all remainder.
+constexpr int64_t kDotLanes = 16;
+
+// Weight-gradient tasks to aim for: (output, input channel) pairs times
+// chunks of images.
+constexpr int64_t kWeightTasks = 64;
+
+struct ConvDims {
+  int64_t images, in_channels, out_channels, height, width, kernel_h, kernel_w, dilation,
+      groups;
+
+  int64_t in_per_group() const { return in_channels / groups; }
+  int64_t out_per_group() const { return out_channels / groups; }
+  int64_t plane() const { return height * width; }
+  int64_t taps() const { return kernel_h * kernel_w; }
+  int64_t pad_h() const { return same_padding(kernel_h, dilation); }
+  int64_t pad_w() const { return same_padding(kernel_w, dilation); }
+  int64_t padded_width() const { return width + 2 * pad_w(); }
+  int64_t padded_plane() const { return (height + 2 * pad_h()) * padded_width(); }
+  // The flat span of the scratch plane from the first output element to the
+  // last (the border columns of the last row excluded, so that every tap's
+  // reads stay inside the scratch plane).
+  int64_t span() const { return (height - 1) * padded_width() + width; }
+  // Where tap t starts reading in the scratch plane.
+  int64_t tap_start(int64_t t) const {
+    return (t / kernel_w) * dilation * padded_width() + (t % kernel_w) * dilation;
+  }
+};
+
+ConvDims dims_of(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  return {x.size(0),      x.size(1),      weight.size(0), x.size(2), x.size(3),
+          weight.size(2), weight.size(3), dilation,       groups};
+}
+
+// x itself when each of its images is a contiguous (C, H, W) block (a
+// contiguous map, or a channel slice of one), so the kernels read it
+// through its image stride without a copy; a contiguous copy otherwise.
+Tensor with_contiguous_images(const Tensor& x) {
+  const bool planes = (x.size(3) == 1 || x.stride(3) == 1) &&
+                      (x.size(2) == 1 || x.stride(2) == x.size(3)) &&
+                      (x.size(1) == 1 || x.stride(1) == x.size(2) * x.size(3));
+  return planes ? x : x.contiguous();
+}
+
+int64_t image_stride(const Tensor& x) {
+  return x.size(0) == 1 ? x.size(1) * x.size(2) * x.size(3) : x.stride(0);
+}
+
+// acc[q] += weight * src[q] for q < count.
+template <typename scalar_t>
+inline void multiply_add(scalar_t* acc, const scalar_t* src, scalar_t weight, int64_t count) {
+  for (int64_t q = 0; q < count; ++q) {
+    acc[q] += weight * src[q];
+  }
+}
+
+// sum_q a[q] * b[q] for q < count, in kDotLanes independent partial sums.
+template <typename scalar_t>
+inline scalar_t dot(const scalar_t* a, const scalar_t* b, int64_t count) {
+  scalar_t lanes[kDotLanes] = {};
+  int64_t q = 0;
+  for (; q + kDotLanes <= count; q += kDotLanes) {
+    for (int64_t l = 0; l < kDotLanes; ++l) {
+      lanes[l] += a[q + l] * b[q + l];
+    }
+  }
+  for (int64_t l = 0; q + l < count; ++l) {
+    lanes[l] += a[q + l] * b[q + l];
+  }
+  scalar_t sum = 0;
+  for (int64_t l = 0; l < kDotLanes; ++l) {
+    sum += lanes[l];
+  }
+  return sum;
+}
+
+// Copies an (H, W) plane into the interior of the scratch plane, whose
+// border (zero) is never written.
+template <typename scalar_t>
+void fill_scratch(scalar_t* scratch, const scalar_t* plane, const ConvDims& d) {
+  const int64_t pitch = d.padded_width();
+  scalar_t* interior = scratch + d.pad_h() * pitch + d.pad_w();
+  for (int64_t h = 0; h < d.height; ++h) {
+    std::copy(plane + h * d.width, plane + (h + 1) * d.width, interior + h * pitch);
+  }
+}
+
+int64_t planes_per_task(int64_t work_per_plane) {
+  return std::max<int64_t>(1, kMinTaskWork / std::max<int64_t>(1, work_per_plane));
+}
+
+// out[n, o] for every image and output channel; `weight` is
+// (out_channels, in_per_group, kH, kW) contiguous.
+template <typename scalar_t>
+void convolve_planes(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
+                     scalar_t* out, const ConvDims& d) {
+  const int64_t work = d.span() * d.in_per_group() * d.taps();
+  parallel_for_vectorized(0, d.images * d.out_channels, planes_per_task(work),
+                   [&](int64_t first, int64_t last) {
+    std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
+    std::vector<scalar_t> acc(d.span());
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t n = task / d.out_channels;
+      const int64_t o = task % d.out_channels;
+      std::fill(acc.begin(), acc.end(), scalar_t(0));
+      for (int64_t i = 0; i < d.in_per_group(); ++i) {
+        const int64_t channel = o / d.out_per_group() * d.in_per_group() + i;
+        fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
+        const scalar_t* w = weight + (o * d.in_per_group() + i) * d.taps();
+        for (int64_t t = 0; t < d.taps(); ++t) {
+          multiply_add(acc.data(), scratch.data() + d.tap_start(t), w[t], d.span());
+        }
+      }
+      scalar_t* dst = out + task * d.plane();
+      for (int64_t h = 0; h < d.height; ++h) {
+        const scalar_t* row = acc.data() + h * d.padded_width();
+        std::copy(row, row + d.width, dst + h * d.width);
+      }
+    }
+  });
+}
+
+// The kernel of the input gradient: (in_channels, out_per_group, kH, kW),
+// transposed within each group and flipped in both axes.
+Tensor adjoint_weight(const Tensor& weight, int64_t groups) {
+  const int64_t out_per_group = weight.size(0) / groups;
+  const int64_t in_per_group = weight.size(1);
+  return weight.reshape({groups, out_per_group, in_per_group, weight.size(2), weight.size(3)})
+      .transpose(1, 2)
+      .flip({3, 4})
+      .reshape({groups * in_per_group, out_per_group, weight.size(2), weight.size(3)})
+      .contiguous();
+}
+
+template <typename scalar_t>
+void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride,
+                 scalar_t* grad_weight, const ConvDims& d) {
+  using acc_t = at::acc_type<scalar_t, false>;
+  const int64_t pairs = d.out_channels * d.in_per_group();
+  const int64_t wanted_chunks = std::clamp<int64_t>(kWeightTasks / pairs, 1, d.images);
+  const int64_t images_per_chunk = (d.images + wanted_chunks - 1) / wanted_chunks;
+  const int64_t chunks = (d.images + images_per_chunk - 1) / images_per_chunk;
+  const int64_t taps = d.taps();
+  std::vector<acc_t> partial(chunks * pairs * taps);
+  const int64_t work = images_per_chunk * d.span() * taps;
+  parallel_for_vectorized(0, chunks * pairs, planes_per_task(work), [&](int64_t first, int64_t last) {
+    std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
+    // The gradient plane at the scratch pitch, zero in the dropped columns.
+    std::vector<scalar_t> grad_rows(d.span(), scalar_t(0));
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t chunk = task / pairs;
+      const int64_t pair = task % pairs;
+      const int64_t o = pair / d.in_per_group();
+      const int64_t channel = o / d.out_per_group() * d.in_per_group() + pair % d.in_per_group();
+      acc_t* sums = partial.data() + task * taps;
+      std::fill(sums, sums + taps, acc_t(0));
+      const int64_t n_end = std::min(d.images, (chunk + 1) * images_per_chunk);
+      for (int64_t n = chunk * images_per_chunk; n < n_end; ++n) {
+        fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
+        const scalar_t* g = grad + (n * d.out_channels + o) * d.plane();
+        for (int64_t h = 0; h < d.height; ++h) {
+          std::copy(g + h * d.width, g + (h + 1) * d.width,
+                    grad_rows.data() + h * d.padded_width());
+        }
+        for (int64_t t = 0; t < taps; ++t) {
+          sums[t] += static_cast<acc_t>(
+              dot(grad_rows.data(), scratch.data() + d.tap_start(t), d.span()));
+        }
+      }
+    }
+  });
+  for (int64_t k = 0; k < pairs * taps; ++k) {
+    const int64_t pair = k / taps, t = k % taps;
+    acc_t sum = 0;
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      sum += partial[(chunk * pairs + pair) * taps + t];
+    }
+    grad_weight[k] = static_cast<scalar_t>(sum);
+  }
+}
+
+}  // namespace
+
+Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  check_same_conv2d(x, weight, dilation, groups);
+  const Tensor input = with_contiguous_images(x);
+  const Tensor w = weight.contiguous();
+  const ConvDims d = dims_of(input, w, dilation, groups);
+  Tensor out = new_output({d.images, d.out_channels, d.height, d.width}, input.options());
+  if (out.numel() == 0) {
+    return out;
+  }
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "same_conv2d_cpu", [&] {
+    convolve_planes(input.const_data_ptr<scalar_t>(), image_stride(input),
+                    w.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), d);
+  });
+  return out;
+}
+
+Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                  int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward(grad, x, weight, dilation, groups);
+  const Tensor g = grad.contiguous();
+  const Tensor w = adjoint_weight(weight, groups);
+  const ConvDims d = dims_of(g, w, dilation, groups);
+  Tensor grad_x = new_output(x.sizes(), x.options());
+  if (grad_x.numel() == 0) {
+    return grad_x;
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "same_conv2d_backward_input_cpu", [&] {
+    convolve_planes(g.const_data_ptr<scalar_t>(), image_stride(g), w.const_data_ptr<scalar_t>(),
+                    grad_x.mutable_data_ptr<scalar_t>(), d);
+  });
+  return grad_x;
+}
+
+Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                   int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward(grad, x, weight, dilation, groups);
+  const Tensor g = grad.contiguous();
+  const Tensor input = with_contiguous_images(x);
+  const ConvDims d = dims_of(input, weight, dilation, groups);
+  Tensor grad_weight = at::empty(weight.sizes(), weight.options());
+  if (d.images * d.plane() == 0) {
+    return grad_weight.zero_();
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "same_conv2d_backward_weight_cpu", [&] {
+    weight_grad(g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
+                image_stride(input), grad_weight.mutable_data_ptr<scalar_t>(), d);
+  });
+  return grad_weight;
+}
+
+}  // namespace autola_mm::cpu
