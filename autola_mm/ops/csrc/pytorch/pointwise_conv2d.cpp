@@ -8,6 +8,7 @@
 // (the products run on MKL or cuBLAS); large CPU outputs are allocated as
 // the CPU kernels' are (cpu/new_output.h).
 #include <ATen/ops/bmm.h>
+#include <ATen/ops/zeros.h>
 
 #include "attention_core.h"
 #include "cpu/new_output.h"
@@ -54,8 +55,20 @@ Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
 Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
                                         const Tensor& weight) {
   check_pointwise_conv2d_backward(grad, x, weight);
-  const Tensor per_image = at::bmm(flat_positions(grad), flat_positions(x).transpose(1, 2));
-  return per_image.sum(0).view(weight.sizes());
+  const Tensor g = flat_positions(grad);
+  const Tensor input = flat_positions(x);
+  const int64_t images = x.size(0), positions = x.size(2) * x.size(3);
+  // One batched product and a sum over images when the per-image products
+  // take no more memory than the gradient itself (few input channels per
+  // position); otherwise one product per image, accumulated in place.
+  if (x.size(1) <= positions) {
+    return at::bmm(g, input.transpose(1, 2)).sum(0).view(weight.sizes());
+  }
+  Tensor grad_weight = at::zeros({weight.size(0), weight.size(1)}, weight.options());
+  for (int64_t n = 0; n < images; ++n) {
+    grad_weight.addmm_(g[n], input[n].t());
+  }
+  return grad_weight.view(weight.sizes());
 }
 
 }  // namespace autola_mm::gemm
