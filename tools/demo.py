@@ -34,10 +34,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from autola_mm.analysis.complexity import get_flops
 from autola_mm.models.attention import Genotype
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 
 SEARCH_CONFIG = 'configs/demo/autola_resnet20_digits.py'
 # Row label, short name (figure file names), config in configs/demo.
@@ -176,8 +176,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     if args.to_readme:
         copy_table_to_readme(work / 'report.md', Path(args.to_readme))
         return work / 'report.md'
-    from get_flops import get_flops
-
     steps = Steps()
     data = work / 'data'
     data_args = data_options(data, args.max_images)

@@ -1,5 +1,6 @@
-"""tools/analysis/get_flops.py: parameters that add up, FLOP handles for what
-mmengine leaves uncounted, and the CLI on an mmpretrain config."""
+"""autola_mm.analysis.complexity and tools/analysis/get_flops.py: parameters that
+add up, FLOP handles for what mmengine leaves uncounted, and the CLI on an
+mmpretrain config."""
 import re
 from typing import Tuple
 
@@ -14,6 +15,7 @@ from tool_loading import load_tool
 from torch import Tensor
 
 from autola_mm import ops
+from autola_mm.analysis import complexity
 from autola_mm.ops import reference
 
 RESNET50_WITHOUT_FC = 23_508_032  # torchvision's resnet50: 25,557,032 minus fc (2048 x 1000 + 1000)
@@ -29,11 +31,6 @@ model = dict(
     head=dict(type='LinearClsHead', num_classes=1000, in_channels=2048,
               loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 """
-
-
-@pytest.fixture(scope='module')
-def get_flops():
-    return load_tool('analysis/get_flops')
 
 
 class Call(nn.Module):
@@ -64,11 +61,10 @@ SPATIAL_LOGITS = torch.rand(1, 1, 4, 4)
     ('same_conv2d', (torch.rand(8, 1, 3, 3), 2, 8), 8 * 16 * 9),
     ('pointwise_conv2d', (torch.rand(3, 8, 1, 1), ), 3 * 16 * 8),
 ])
-def test_attention_core_flops_do_not_depend_on_the_implementation(get_flops, library, name,
-                                                                  extra, expected):
-    complexity = get_flops.model_complexity(Call(getattr(library, name), *extra), X)
-    assert complexity.flops == expected
-    assert not complexity.uncounted
+def test_attention_core_flops_do_not_depend_on_the_implementation(library, name, extra, expected):
+    measured = complexity.model_complexity(Call(getattr(library, name), *extra), X)
+    assert measured.flops == expected
+    assert not measured.uncounted
 
 
 # Stand-ins for the compiled ops: dispatcher ops with the same signatures, in a
@@ -119,33 +115,33 @@ def _pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
     ('same_conv2d', (torch.rand(8, 1, 3, 3), 2, 8), 8 * 16 * 9),
     ('pointwise_conv2d', (torch.rand(3, 8, 1, 1), ), 3 * 16 * 8),
 ])
-def test_handles_of_the_compiled_ops_count_like_the_reference(get_flops, name, extra, expected):
-    handle = get_flops.EXTRA_FLOP_HANDLES[f'autola_mm::{name}']
+def test_handles_of_the_compiled_ops_count_like_the_reference(name, extra, expected):
+    handle = complexity.EXTRA_FLOP_HANDLES[f'autola_mm::{name}']
     analyzer = FlopAnalyzer(Call(getattr(torch.ops.autola_flops_test, name), *extra), (X, ))
     analyzer.set_op_handle(**{f'autola_flops_test::{name}': handle})
     assert analyzer.total() == expected
     assert not analyzer.unsupported_ops()
 
 
-def test_max_pooling_and_residual_add_are_counted(get_flops):
-    pool = get_flops.model_complexity(nn.MaxPool2d(3, stride=2, padding=1), torch.rand(1, 2, 8, 8))
+def test_max_pooling_and_residual_add_are_counted():
+    pool = complexity.model_complexity(nn.MaxPool2d(3, stride=2, padding=1), torch.rand(1, 2, 8, 8))
     assert pool.flops == 2 * 4 * 4 * 9
-    add = get_flops.model_complexity(Call(torch.add, torch.rand(1, 8, 4, 4)), X)
+    add = complexity.model_complexity(Call(torch.add, torch.rand(1, 8, 4, 4)), X)
     assert add.flops == 128
 
 
-def test_attention_modules_leave_nothing_uncounted(get_flops):
+def test_attention_modules_leave_nothing_uncounted():
     for name in ('SE', 'CBAM', 'HOGA'):
         module = MODELS.build(dict(type=name, in_channels=32)).eval()
-        complexity = get_flops.model_complexity(module, torch.rand(1, 32, 7, 7))
-        assert complexity.flops > 0 and not complexity.uncounted, name
+        measured = complexity.model_complexity(module, torch.rand(1, 32, 7, 7))
+        assert measured.flops > 0 and not measured.uncounted, name
 
 
-def test_cli_on_resnet50_hoga_classifier_prints_the_sum_of_its_parts(get_flops, tmp_path,
+def test_cli_on_resnet50_hoga_classifier_prints_the_sum_of_its_parts(tmp_path,
                                                                       capsys):
     config = tmp_path / 'resnet50_hoga_classifier.py'
     config.write_text(HOGA_CLASSIFIER)
-    get_flops.main([str(config), '--shape', '64', '64'])
+    load_tool('analysis/get_flops').main([str(config), '--shape', '64', '64'])
     printed = capsys.readouterr().out
 
     model_cfg = Config.fromfile(config).model
@@ -168,28 +164,28 @@ def test_cli_on_resnet50_hoga_classifier_prints_the_sum_of_its_parts(get_flops, 
     assert flops > 2048 * 1000  # at least the head's multiply-adds
 
 
-def test_default_shapes(get_flops):
-    assert get_flops.default_shape(Config(dict(default_scope='mmdet'))) == (800, 1333)
+def test_default_shapes():
+    assert complexity.default_shape(Config(dict(default_scope='mmdet'))) == (800, 1333)
     pose = Config(dict(default_scope='mmpose', codec=dict(input_size=(192, 256)), model=dict()))
-    assert get_flops.default_shape(pose) == (256, 192)
+    assert complexity.default_shape(pose) == (256, 192)
     cifar = Config(dict(default_scope='mmpretrain',
                         train_dataloader=dict(dataset=dict(type='CIFAR10'))))
-    assert get_flops.default_shape(cifar) == (32, 32)
-    assert get_flops.default_shape(Config(dict(default_scope='mmpretrain'))) == (224, 224)
+    assert complexity.default_shape(cifar) == (32, 32)
+    assert complexity.default_shape(Config(dict(default_scope='mmpretrain'))) == (224, 224)
 
 
-def test_config_without_a_known_scope_is_refused(get_flops):
+def test_config_without_a_known_scope_is_refused():
     with pytest.raises(ValueError, match="default_scope='mmseg'.*mmdet, mmpose, mmpretrain"):
-        get_flops.build_model(Config(dict(default_scope='mmseg', model=dict(type='X'))))
+        complexity.build_model(Config(dict(default_scope='mmseg', model=dict(type='X'))))
 
 
 @pytest.mark.skipif(not ops.compiled_ops_available(),
                     reason='the compiled attention core is not built (AUTOLA_WITH_OPS=0)')
 @pytest.mark.parametrize('name', ['SE', 'CBAM', 'HOGA'])
-def test_module_flops_do_not_depend_on_the_ops_path(get_flops, monkeypatch, name):
+def test_module_flops_do_not_depend_on_the_ops_path(monkeypatch, name):
     module = MODELS.build(dict(type=name, in_channels=32)).eval()
     flops = {}
     for mode in ('reference', 'compiled'):
         monkeypatch.setenv('AUTOLA_OPS', mode)
-        flops[mode] = get_flops.model_complexity(module, torch.rand(1, 32, 7, 7)).flops
+        flops[mode] = complexity.model_complexity(module, torch.rand(1, 32, 7, 7)).flops
     assert flops['compiled'] == flops['reference']

@@ -11,6 +11,8 @@ import pytest
 from tool_loading import load_tool
 from tools_testkit import CONFIG_ROOT
 
+from autola_mm.analysis.complexity import get_flops
+
 HOGA_PARAMS = {16: 1405, 32: 4262, 64: 14744, 256: 211364, 512: 830132, 1024: 3290324,
                2048: 13101332}
 
@@ -63,10 +65,9 @@ def test_every_config_gets_one_row_in_its_section(model_zoo):
 
 
 def test_hoga_parameters_measured_by_get_flops(model_zoo):
-    get_flops = model_zoo.load_get_flops()
 
     def count(config, shape, cfg_options):
-        return get_flops.get_flops(config, shape=(32, 32), cfg_options=cfg_options)
+        return get_flops(config, shape=(32, 32), cfg_options=cfg_options)
 
     sections = [('CIFAR-10', 'autola_cifar/resnet20*_cifar10.py', 'top-1 (%)', None)]
     rows = {r.config: r for r in model_zoo.zoo_rows(count, sections)}

@@ -13,11 +13,12 @@ Example:
     python tools/analysis/model_zoo.py --out /tmp/zoo.md
 """
 import argparse
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from autola_mm.analysis.complexity import get_flops
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ROOT = REPO_ROOT / 'configs'
@@ -61,15 +62,6 @@ class ZooRow:
     flops: int
     plain_params: Optional[int]
     metric: str
-
-
-def load_get_flops():
-    """``tools/analysis/get_flops.py`` as a module."""
-    spec = importlib.util.spec_from_file_location('get_flops', Path(__file__).with_name(
-        'get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def attention_of(config: Path) -> str:
@@ -187,11 +179,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     """Measure every config and write the table."""
     args = parse_args(argv)
-    get_flops = load_get_flops()
 
     def count(config: str, shape, cfg_options):
         print(f'measuring {config} {cfg_options or ""}', flush=True)
-        return get_flops.get_flops(config, shape=shape, cfg_options=cfg_options)
+        return get_flops(config, shape=shape, cfg_options=cfg_options)
 
     Path(args.out).write_text(render(zoo_rows(count), placement_params(count)))
     print(f'wrote {args.out}')
