@@ -53,6 +53,10 @@ void check_same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, 
 void check_same_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                 int64_t dilation, int64_t groups);
 void check_pointwise_conv2d(const Tensor& x, const Tensor& weight);
+
+// The (in_channels, out_channels / groups, kH, kW) kernel whose same_conv2d
+// of the output gradient is the input gradient (same_conv2d_adjoint.cpp).
+Tensor same_conv2d_adjoint_weight(const Tensor& weight, int64_t groups);
 void check_pointwise_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight);
 
 // Output shapes: (N, C, 1, 1) for channel statistics, (N, 2, H, W) for

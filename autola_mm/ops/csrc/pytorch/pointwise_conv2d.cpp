@@ -6,12 +6,12 @@
 // place (N=16, 320 -> 256 channels, 56 x 56, 2 threads: forward and backward
 // about 190 ms against 350 ms). The same code serves CPU and CUDA tensors
 // (the products run on MKL or cuBLAS); large CPU outputs are allocated as
-// the CPU kernels' are (cpu/new_output.h).
+// the attention core's are (new_output.h).
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/zeros.h>
 
 #include "attention_core.h"
-#include "cpu/new_output.h"
+#include "new_output.h"
 
 namespace autola_mm::gemm {
 namespace {
@@ -37,7 +37,7 @@ Tensor weight_matrix(const Tensor& weight) {
 
 Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
   check_pointwise_conv2d(x, weight);
-  Tensor out = cpu::new_output({x.size(0), weight.size(0), x.size(2), x.size(3)}, x.options());
+  Tensor out = new_output({x.size(0), weight.size(0), x.size(2), x.size(3)}, x.options());
   Tensor flat_out = out.view({x.size(0), weight.size(0), x.size(2) * x.size(3)});
   at::bmm_out(flat_out, batched(weight_matrix(weight), x.size(0)), flat_positions(x));
   return out;
@@ -46,7 +46,7 @@ Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
 Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
                                        const Tensor& weight) {
   check_pointwise_conv2d_backward(grad, x, weight);
-  Tensor grad_x = cpu::new_output(x.sizes(), x.options());
+  Tensor grad_x = new_output(x.sizes(), x.options());
   Tensor flat_grad_x = grad_x.view({x.size(0), x.size(1), x.size(2) * x.size(3)});
   at::bmm_out(flat_grad_x, batched(weight_matrix(weight).t(), x.size(0)), flat_positions(grad));
   return grad_x;

@@ -8,9 +8,8 @@
 // see cpu_loops.h).
 // Output columns that fall into the border are computed and dropped.
 //   forward:      out[n, o] = sum over i, taps of w[o, i, t] * shift_t(x[n, i])
-//   input grad:   the forward of the gradient with the kernel transposed
-//                 within each group and flipped, which is the adjoint of
-//                 a size-keeping convolution
+//   input grad:   the forward of the gradient with the adjoint kernel
+//                 (same_conv2d_adjoint.cpp)
 //   weight grad:  gw[o, i, t] = sum over n of dot(g[n, o], shift_t(x[n, i]))
 // The weight gradient sums fixed chunks of images, so the result does not
 // depend on the number of threads.
@@ -26,7 +25,7 @@
 #include "../../common/same_conv_math.h"
 #include "../attention_core.h"
 #include "cpu_loops.h"
-#include "new_output.h"
+#include "../new_output.h"
 
 namespace autola_mm::cpu {
 namespace {
@@ -157,18 +156,6 @@ void convolve_planes(const scalar_t* x, int64_t x_image_stride, const scalar_t* 
   });
 }
 
-// The kernel of the input gradient: (in_channels, out_per_group, kH, kW),
-// transposed within each group and flipped in both axes.
-Tensor adjoint_weight(const Tensor& weight, int64_t groups) {
-  const int64_t out_per_group = weight.size(0) / groups;
-  const int64_t in_per_group = weight.size(1);
-  return weight.reshape({groups, out_per_group, in_per_group, weight.size(2), weight.size(3)})
-      .transpose(1, 2)
-      .flip({3, 4})
-      .reshape({groups * in_per_group, out_per_group, weight.size(2), weight.size(3)})
-      .contiguous();
-}
-
 template <typename scalar_t>
 void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride,
                  scalar_t* grad_weight, const ConvDims& d) {
@@ -237,18 +224,7 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
 Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                   int64_t dilation, int64_t groups) {
   check_same_conv2d_backward(grad, x, weight, dilation, groups);
-  const Tensor g = grad.contiguous();
-  const Tensor w = adjoint_weight(weight, groups);
-  const ConvDims d = dims_of(g, w, dilation, groups);
-  Tensor grad_x = new_output(x.sizes(), x.options());
-  if (grad_x.numel() == 0) {
-    return grad_x;
-  }
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "same_conv2d_backward_input_cpu", [&] {
-    convolve_planes(g.const_data_ptr<scalar_t>(), image_stride(g), w.const_data_ptr<scalar_t>(),
-                    grad_x.mutable_data_ptr<scalar_t>(), d);
-  });
-  return grad_x;
+  return same_conv2d(grad, same_conv2d_adjoint_weight(weight, groups), dilation, groups);
 }
 
 Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,

@@ -11,7 +11,7 @@
 #include "../../common/attention_math.h"
 #include "../attention_core.h"
 #include "cpu_loops.h"
-#include "new_output.h"
+#include "../new_output.h"
 
 namespace autola_mm::cpu {
 namespace {

@@ -1,8 +1,8 @@
 // CUDA kernels of same_conv2d, the stride-1, size-keeping, grouped
 // convolution of HOGA's depthwise and channel-pool convolutions: one thread
-// per output element (forward) or input element (input gradient) sums its
-// taps; the weight gradient reduces each weight's products over images and
-// positions with one block per weight.
+// per output element sums its taps (the input gradient is the forward with
+// the adjoint kernel, same_conv2d_adjoint.cpp); the weight gradient reduces
+// each weight's products over images and positions with one block per weight.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
@@ -54,40 +54,6 @@ __global__ void same_conv2d_kernel(const scalar_t* x, const scalar_t* weight, sc
       }
     }
     out[e] = static_cast<scalar_t>(sum);
-  }
-}
-
-template <typename scalar_t>
-__global__ void same_conv2d_input_grad_kernel(const scalar_t* grad, const scalar_t* weight,
-                                              scalar_t* grad_x, ConvDims d) {
-  using acc_t = at::acc_type<scalar_t, true>;
-  const int64_t in_per_group = d.in_channels / d.groups;
-  const int64_t out_per_group = d.out_channels / d.groups;
-  const int64_t total = d.images * d.in_channels * d.height * d.width;
-  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-       e += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t w = e % d.width;
-    const int64_t h = e / d.width % d.height;
-    const int64_t channel = e / (d.width * d.height) % d.in_channels;
-    const int64_t n = e / (d.width * d.height * d.in_channels);
-    const int64_t i = channel % in_per_group;
-    acc_t sum = 0;
-    for (int64_t k = 0; k < out_per_group; ++k) {
-      const int64_t o = channel / in_per_group * out_per_group + k;
-      const scalar_t* src = grad + (n * d.out_channels + o) * d.height * d.width;
-      const scalar_t* taps = weight + (o * in_per_group + i) * d.kernel_h * d.kernel_w;
-      for (int64_t kh = 0; kh < d.kernel_h; ++kh) {
-        const int64_t y = h - tap_offset(kh, d.kernel_h, d.dilation);
-        if (y < 0 || y >= d.height) continue;
-        for (int64_t kw = 0; kw < d.kernel_w; ++kw) {
-          const int64_t xw = w - tap_offset(kw, d.kernel_w, d.dilation);
-          if (xw < 0 || xw >= d.width) continue;
-          sum += static_cast<acc_t>(taps[kh * d.kernel_w + kw]) *
-                 static_cast<acc_t>(src[y * d.width + xw]);
-        }
-      }
-    }
-    grad_x[e] = static_cast<scalar_t>(sum);
   }
 }
 
@@ -151,21 +117,7 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
 Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                   int64_t dilation, int64_t groups) {
   check_same_conv2d_backward(grad, x, weight, dilation, groups);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const Tensor g = grad.contiguous();
-  const Tensor w = weight.contiguous();
-  const ConvDims d = dims_of(x, w, dilation, groups);
-  Tensor grad_x = at::empty(x.sizes(), x.options());
-  if (grad_x.numel() > 0) {
-    AUTOLA_MM_DISPATCH_CUDA_TYPES(x.scalar_type(), "same_conv2d_backward_input_cuda", [&] {
-      same_conv2d_input_grad_kernel<<<blocks_for(grad_x.numel()), kThreads, 0,
-                                      current_stream()>>>(
-          g.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-          grad_x.mutable_data_ptr<scalar_t>(), d);
-    });
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-  }
-  return grad_x;
+  return same_conv2d(grad, same_conv2d_adjoint_weight(weight, groups), dilation, groups);
 }
 
 Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,

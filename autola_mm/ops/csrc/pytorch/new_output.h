@@ -1,4 +1,5 @@
-// Allocation of the full-size outputs of the CPU kernels.
+// Allocation of the full-size outputs of the kernels (large CPU outputs get
+// huge pages; other devices get a plain at::empty).
 //
 // A large output is fresh anonymous memory, and on the machines this was
 // measured on the first write of every 4 KiB page (a page fault) cost about
@@ -18,7 +19,7 @@
 #include <sys/mman.h>
 #endif
 
-namespace autola_mm::cpu {
+namespace autola_mm {
 
 constexpr int64_t kHugePageOutputBytes = int64_t{4} << 20;
 
@@ -39,4 +40,4 @@ inline at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& opt
   return out;
 }
 
-}  // namespace autola_mm::cpu
+}  // namespace autola_mm
