@@ -1,12 +1,14 @@
 """Install autola_mm."""
 import os
+import re
 from glob import glob
 
 from setuptools import find_packages, setup
 
 OPS_CSRC = 'autola_mm/ops/csrc'
-# GPU architectures of the CUDA build unless TORCH_CUDA_ARCH_LIST names others.
-CUDA_GENCODE = ['-gencode=arch=compute_80,code=sm_80', '-gencode=arch=compute_90,code=sm_90']
+# GPU architectures of the CUDA build where torch does not say which it was
+# built for (those of torch's CUDA 13 builds).
+FALLBACK_CUDA_ARCHS = ['7.5', '8.0', '8.6', '9.0', '10.0', '12.0']
 
 
 def read_requirements(path):
@@ -25,12 +27,31 @@ def get_version():
     return namespace['__version__']
 
 
+def default_cuda_arch_list():
+    """TORCH_CUDA_ARCH_LIST of the CUDA build when the user sets none.
+
+    The GPU architectures the installed torch was built for (its ``sm_XY``
+    arch flags, readable without a GPU; FALLBACK_CUDA_ARCHS if it lists
+    none), plus PTX of the newest, which the driver compiles for later GPUs.
+
+    Returns:
+        str: e.g. ``'7.5;8.0;8.6;9.0;10.0;12.0+PTX'``.
+    """
+    import torch
+    flags = getattr(torch._C, '_cuda_getArchFlags', lambda: None)() or ''
+    archs = sorted({int(arch) for arch in re.findall(r'\bsm_(\d+)\b', flags)})
+    names = [f'{arch // 10}.{arch % 10}' for arch in archs] or FALLBACK_CUDA_ARCHS
+    return ';'.join(names) + '+PTX'
+
+
 def make_ops_extensions():
     """The compiled attention core ``autola_mm.ops._ext`` and its build command.
 
     CPU kernels by default, CUDA kernels too when CUDA is available or
     ``FORCE_CUDA=1``, no extension with ``AUTOLA_WITH_OPS=0`` (autola_mm then
-    runs its pure PyTorch reference path).
+    runs its pure PyTorch reference path). The CUDA kernels are compiled for
+    the GPU architectures of TORCH_CUDA_ARCH_LIST, by default those of the
+    installed torch (``default_cuda_arch_list``).
 
     Returns:
         tuple[list, dict]: ``ext_modules`` and ``cmdclass`` for ``setup``.
@@ -47,8 +68,11 @@ def make_ops_extensions():
     cxx_flags = ['-O3', '-std=c++20', '-fopenmp', '-fno-trapping-math']
     if with_cuda:
         nvcc_flags = ['-O3', '-std=c++20']
+        # torch turns TORCH_CUDA_ARCH_LIST into nvcc's -gencode flags; unset,
+        # it would take the architectures of the visible GPUs (none on a
+        # build machine).
         if not os.getenv('TORCH_CUDA_ARCH_LIST'):
-            nvcc_flags += CUDA_GENCODE
+            os.environ['TORCH_CUDA_ARCH_LIST'] = default_cuda_arch_list()
         extension = CUDAExtension(
             'autola_mm.ops._ext',
             sources + sorted(glob(f'{OPS_CSRC}/pytorch/cuda/*.cu')),
@@ -98,6 +122,7 @@ setup(
         'mim': read_requirements('requirements/mminstall.txt'),
         'tests': read_requirements('requirements/tests.txt'),
         'optional': read_requirements('requirements/optional.txt'),
+        'deploy': read_requirements('requirements/deploy.txt'),
     },
     ext_modules=ext_modules,
     cmdclass=cmdclass,

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from autola_mm.ops import compiled_ops_available, forced_ops_mode
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
 # Their tensors are tiny: on a busy 2-core machine OpenMP's start-up and
@@ -44,3 +46,12 @@ def one_torch_thread(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=['compiled', 'reference'])
+def ops_mode(request):
+    """``'compiled'`` or ``'reference'``: the attention core's path for the whole test."""
+    if request.param == 'compiled' and not compiled_ops_available('cpu'):
+        pytest.skip('the compiled attention core is not built (an AUTOLA_WITH_OPS=0 build)')
+    with forced_ops_mode(request.param):
+        yield request.param

@@ -69,9 +69,9 @@ else
     step "mmcv $mmcv_version from $wheel_dir"
     quiet_pip install -q -c "$CONSTRAINTS" --find-links "$wheel_dir" "mmcv==$mmcv_version"
 
-    step "mmdet, mmpretrain, mmpose (mmpose without chumpy) and optional tools"
+    step "mmdet, mmpretrain, mmpose (mmpose without chumpy), optional tools and the deploy extra"
     quiet_pip install -q -c "$CONSTRAINTS" mmdet mmpretrain -r requirements/mmpose_deps.txt \
-        -r requirements/optional.txt
+        -r requirements/optional.txt -r requirements/deploy.txt
     quiet_pip install -q -c "$CONSTRAINTS" --no-deps mmpose
     echo "$fingerprint" > "$STAMP.pending"
 fi

@@ -1,8 +1,16 @@
-"""Command-line arguments the analysis tools share."""
+"""Command-line arguments the analysis tools share, and how they end on a wrong input."""
 import argparse
-from typing import Optional, Sequence
+import sys
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import DictAction
+
+from ..utils import CheckpointMismatchError, GenotypeFileError, MissingCheckpointError
+from .input_errors import AnalysisInputError
+
+#: Wrong inputs that end a tool with ``error: <message>`` and no traceback.
+INPUT_ERRORS = (AnalysisInputError, CheckpointMismatchError, GenotypeFileError,
+                MissingCheckpointError)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,3 +62,19 @@ def parse_args(parser: argparse.ArgumentParser,
     if max_samples is not None and max_samples < 1:
         parser.error(f'--max-samples must be positive, got {max_samples}')
     return args
+
+
+def run_tool(main: Callable[[], object]) -> None:
+    """Run a tool's ``main``; a wrong input ends the process with its message.
+
+    Args:
+        main (Callable): The tool's ``main``, reading ``sys.argv``.
+
+    Raises:
+        SystemExit: ``error: <message>`` (exit status 1) for an error of
+            :data:`INPUT_ERRORS`; other errors keep their traceback.
+    """
+    try:
+        main()
+    except INPUT_ERRORS as error:
+        sys.exit(f'error: {error}')

@@ -13,7 +13,9 @@ per output element, a reduction (mean, max) one per input element, a max
 pooling one per window element of every output. Each ``autola_mm::*`` op
 counts what its reference implementation (``autola_mm/ops/reference.py``)
 counts, so the total does not depend on whether the compiled ops are built.
-Whatever remains uncounted is listed under the table.
+Whatever remains uncounted is listed under the table. The weights and the
+input are drawn with a fixed seed: a two-stage detector's count depends on
+how many proposals survive NMS.
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -30,8 +32,11 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 import autola_mm  # noqa: F401  (registers the backbones and attention modules)
+from autola_mm.utils import check_genotype_files
 
 SCOPES = ('mmdet', 'mmpose', 'mmpretrain')
+#: Seed of the weights and the input that :func:`get_flops` traces.
+FLOP_SEED = 0
 
 
 def _numel(value: Any) -> int:
@@ -230,6 +235,37 @@ def model_complexity(model: nn.Module,
         uncounted=analyzer.unsupported_ops())
 
 
+def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None) -> Config:
+    """Read a config, merge overrides and check the genotype files it names.
+
+    Args:
+        config (str): Path of an mmdet, mmpose or mmpretrain config.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        Config: The merged config.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_genotype_files(cfg.get('model'))
+    return cfg
+
+
+def count_parameters(config: str, cfg_options: Optional[Dict[str, Any]] = None) -> int:
+    """The number of parameters of a config's model (built, not traced).
+
+    Args:
+        config (str): Path of an mmdet, mmpose or mmpretrain config.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        int: Parameters, as :func:`get_flops` counts them.
+    """
+    model = build_model(load_config(config, cfg_options))
+    return sum(p.numel() for p in model.parameters())
+
+
 def get_flops(config: str,
               shape: Optional[Sequence[int]] = None,
               cfg_options: Optional[Dict[str, Any]] = None,
@@ -246,11 +282,14 @@ def get_flops(config: str,
     Returns:
         Complexity: Parameters, FLOPs, table and uncounted operators.
     """
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     height, width = default_shape(cfg) if shape is None else shape
-    model = build_model(cfg)
-    inputs = torch.rand(1, 3, height, width)
+    # A detector's second stage counts the proposals that survive NMS, which
+    # depend on the weights and the image: both come from one seed, so every
+    # run (the model zoo, its test, the CLI) counts the same.
+    with torch.random.fork_rng():
+        torch.manual_seed(FLOP_SEED)
+        model = build_model(cfg)
+        inputs = torch.rand(1, 3, height, width)
     return model_complexity(model, inputs, _data_samples(cfg.default_scope, (height, width)),
                             max_depth)

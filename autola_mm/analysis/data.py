@@ -17,6 +17,8 @@ from mmengine.utils import ProgressBar
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from .input_errors import AnalysisInputError
+
 SPLITS = ('train', 'val', 'test')
 
 
@@ -32,11 +34,11 @@ def dataset_config(cfg: Config, split: str) -> dict:
         dataloader's (no random augmentation).
     """
     if split not in SPLITS:
-        raise KeyError(f'unknown split {split!r}; use one of {", ".join(SPLITS)}')
+        raise AnalysisInputError(f'unknown split {split!r}; use one of {", ".join(SPLITS)}')
     key = f'{split}_dataloader'
     if cfg.get(key) is None:
         present = [s for s in SPLITS if cfg.get(f'{s}_dataloader') is not None]
-        raise KeyError(f'the config has no {key}; it has the splits '
+        raise AnalysisInputError(f'the config has no {key}; it has the splits '
                        f'{", ".join(present) or "(none)"}')
     dataset = copy.deepcopy(cfg[key]['dataset'])
     test_dataset = (cfg.get('test_dataloader') or {}).get('dataset', {})

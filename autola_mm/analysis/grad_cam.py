@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .stages import backbone_stages
+from .input_errors import AnalysisInputError
+from .stages import backbone_stages, is_stage_name, select_stages
 
 
 class ImageToLogits(nn.Module):
@@ -66,13 +67,14 @@ def resolve_layer(model: nn.Module, name: Optional[str] = None) -> Tuple[str, nn
     stages = backbone_stages(model)
     if name is None:
         return next(reversed(stages.items()))
-    if name in stages:
-        return name, stages[name]
+    if is_stage_name(name):
+        return name, select_stages(model, [name])[name]
     modules = dict(model.named_modules())
     if name not in modules:
-        raise KeyError(f'no layer {name!r} in {type(model).__name__}: give a stage '
-                       f'({", ".join(stages)}) or a module path such as '
-                       f'backbone.{next(iter(stages))}')
+        last = next(reversed(stages))
+        raise AnalysisInputError(f'no layer {name} in {type(model).__name__}: give a stage '
+                                 f'({", ".join(stages)}) or a module path such as '
+                                 f'backbone.{last}.0.conv2')
     return name, modules[name]
 
 

@@ -2,71 +2,19 @@
 
 The analyses of AutoLA (Ma et al., NeurIPS 2020) run trained models; a
 checkpoint that does not belong to its config fails here with the config, the
-checkpoint and the first keys that differ, not deep inside ``torch``.
+checkpoint and the first keys that differ (``autola_mm.utils.checkpoint_match``),
+before the model runs.
 """
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import CheckpointLoader, load_checkpoint
 from torch import nn
 
-#: How many keys of each kind a mismatch error lists.
-SHOWN_KEYS = 5
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint whose weights do not fit the model its config builds."""
-
-
-def state_dict_mismatch(model_state: Dict[str, torch.Tensor],
-                        checkpoint_state: Dict[str, torch.Tensor]) -> Dict[str, List[str]]:
-    """Keys that differ between a model's state dict and a checkpoint's.
-
-    ``num_batches_tracked`` buffers are ignored, as mmengine does; a leading
-    ``module.`` (a distributed wrapper's prefix) is stripped from checkpoint
-    keys.
-
-    Args:
-        model_state (dict[str, Tensor]): The model's ``state_dict()``.
-        checkpoint_state (dict[str, Tensor]): The checkpoint's state dict.
-
-    Returns:
-        dict[str, list[str]]: ``missing`` (in the model only), ``unexpected``
-        (in the checkpoint only) and ``shape`` (``key: checkpoint shape vs
-        model shape``), each sorted.
-    """
-    checkpoint_state = {
-        key[len('module.'):] if key.startswith('module.') else key: value
-        for key, value in checkpoint_state.items()
-    }
-    model_keys = {k for k in model_state if 'num_batches_tracked' not in k}
-    checkpoint_keys = {k for k in checkpoint_state if 'num_batches_tracked' not in k}
-    shape = [
-        f'{key}: {tuple(checkpoint_state[key].shape)} in the checkpoint, '
-        f'{tuple(model_state[key].shape)} in the model'
-        for key in sorted(model_keys & checkpoint_keys)
-        if tuple(checkpoint_state[key].shape) != tuple(model_state[key].shape)
-    ]
-    return dict(
-        missing=sorted(model_keys - checkpoint_keys),
-        unexpected=sorted(checkpoint_keys - model_keys),
-        shape=shape)
-
-
-def _describe_mismatch(mismatch: Dict[str, List[str]]) -> str:
-    lines = []
-    for kind, title in (('missing', 'missing from the checkpoint'),
-                        ('unexpected', 'not in the model'),
-                        ('shape', 'of another shape')):
-        keys = mismatch[kind]
-        if keys:
-            first = f', the first {SHOWN_KEYS}' if len(keys) > SHOWN_KEYS else ''
-            lines.append(f'  {len(keys)} keys {title}{first}:')
-            lines.extend(f'    {key}' for key in keys[:SHOWN_KEYS])
-    return '\n'.join(lines)
+from ..utils import (check_checkpoint_fits, check_genotype_files, checkpoint_state_dict,
+                     read_checkpoint)
+from .input_errors import AnalysisInputError
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -117,23 +65,19 @@ def load_model(config: str,
         tuple[nn.Module, Config]: The model (CPU, eval mode) and its config.
         ``model.dataset_meta`` holds the checkpoint's dataset metainfo (the
         class names of the training data), None when it has none.
+
+    Raises:
+        GenotypeFileError: When a genotype file of the model does not exist.
+        MissingCheckpointError: When the checkpoint file does not exist.
+        CheckpointMismatchError: When the checkpoint holds another model.
     """
     cfg = load_config(config, cfg_options)
+    check_genotype_files(cfg.get('model'))
+    content = read_checkpoint(checkpoint)
     model = build_model(cfg)
-    try:
-        loaded = load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                                 logger='silent')
-    except RuntimeError as error:
-        state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu',
-                                                 logger='silent')
-        mismatch = _describe_mismatch(
-            state_dict_mismatch(model.state_dict(), state.get('state_dict', state)))
-        if not mismatch:
-            raise
-        raise CheckpointMismatchError(
-            f'checkpoint {checkpoint} does not match the model of config '
-            f'{config}:\n{mismatch}') from error
-    model.dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+    check_checkpoint_fits(model, content, checkpoint, config)
+    model.load_state_dict(checkpoint_state_dict(content), strict=False)
+    model.dataset_meta = content.get('meta', {}).get('dataset_meta')
     return model, cfg
 
 
@@ -150,7 +94,7 @@ def parse_model_specs(specs: Sequence[Sequence[str]]) -> List[Tuple[str, str, st
     models = []
     for spec in specs:
         if len(spec) not in (2, 3):
-            raise ValueError('--model takes CONFIG CHECKPOINT [LABEL], got '
+            raise AnalysisInputError('--model takes CONFIG CHECKPOINT [LABEL], got '
                              f'{len(spec)} values: {" ".join(spec)}')
         config, checkpoint = spec[:2]
         label = spec[2] if len(spec) == 3 else Path(config).stem
@@ -158,6 +102,6 @@ def parse_model_specs(specs: Sequence[Sequence[str]]) -> List[Tuple[str, str, st
     labels = [label for _, _, label in models]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
-        raise ValueError(f'model labels must differ, got {", ".join(repeated)} '
+        raise AnalysisInputError(f'model labels must differ, got {", ".join(repeated)} '
                          'more than once: give each --model a LABEL')
     return models

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from .data import iterate_batches
+from .input_errors import AnalysisInputError
 
 _STAGE_NAME = re.compile(r'^layer(\d+)$')
 
@@ -30,15 +31,20 @@ def backbone_stages(model: nn.Module) -> 'OrderedDict[str, nn.Module]':
     """
     backbone = getattr(model, 'backbone', None)
     if backbone is None:
-        raise ValueError(f'{type(model).__name__} has no backbone: the '
+        raise AnalysisInputError(f'{type(model).__name__} has no backbone: the '
                          'analyses hook the stages of model.backbone')
     stages = [(int(match.group(1)), name, module)
               for name, module in backbone.named_children()
               if (match := _STAGE_NAME.match(name))]
     if not stages:
-        raise ValueError(f'backbone {type(backbone).__name__} has no stages '
+        raise AnalysisInputError(f'backbone {type(backbone).__name__} has no stages '
                          'named layer1, layer2, ...')
     return OrderedDict((name, module) for _, name, module in sorted(stages))
+
+
+def is_stage_name(name: str) -> bool:
+    """Whether ``name`` names a stage (``layer<number>``)."""
+    return _STAGE_NAME.match(name) is not None
 
 
 def select_stages(model: nn.Module,
@@ -59,7 +65,7 @@ def select_stages(model: nn.Module,
         return stages
     unknown = [name for name in names if name not in stages]
     if unknown:
-        raise KeyError(f'no stage {", ".join(unknown)} in backbone '
+        raise AnalysisInputError(f'no stage {", ".join(unknown)} in backbone '
                        f'{type(model.backbone).__name__}; its stages are '
                        f'{", ".join(stages)}')
     return OrderedDict((name, stages[name]) for name in names)

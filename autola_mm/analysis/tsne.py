@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .input_errors import AnalysisInputError
 from .stages import stage_outputs
 
 BACKENDS = ('opentsne', 'sklearn')
@@ -40,6 +41,20 @@ def pooled_stage_features(model: nn.Module, loader: DataLoader,
             torch.cat(labels).numpy().astype(np.int64))
 
 
+def check_perplexity(perplexity: float, num_samples: int) -> None:
+    """Refuse a perplexity that ``num_samples`` points cannot support.
+
+    Args:
+        perplexity (float): Effective number of neighbours.
+        num_samples (int): Points to embed; t-SNE needs more than
+            ``3 * perplexity``.
+    """
+    if perplexity <= 0 or num_samples <= 3 * perplexity:
+        raise AnalysisInputError(f't-SNE with perplexity {perplexity} needs more than '
+                                 f'{3 * perplexity:g} samples, got {num_samples}; lower '
+                                 '--perplexity or use more samples')
+
+
 def barnes_hut_tsne(features: np.ndarray,
                     perplexity: float = 30.0,
                     seed: int = 0,
@@ -62,11 +77,7 @@ def barnes_hut_tsne(features: np.ndarray,
     if features.ndim != 2:
         raise ValueError(f'features must have shape (samples, channels), got '
                          f'{features.shape}')
-    num_samples = features.shape[0]
-    if perplexity <= 0 or num_samples <= 3 * perplexity:
-        raise ValueError(f't-SNE with perplexity {perplexity} needs more than '
-                         f'{3 * perplexity:g} samples, got {num_samples}; lower '
-                         '--perplexity or use more samples')
+    check_perplexity(perplexity, features.shape[0])
     features = np.asarray(features, dtype=np.float64)
     if backend == 'opentsne':
         from openTSNE import TSNE

@@ -15,9 +15,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ..models.attention import PRIMITIVES
 from .genotype_hook import search_model
-from .search_plots import plot_alpha_history
 
 CHECKPOINT_KEY = 'alpha_history'
 
@@ -76,5 +74,6 @@ class AlphaHistoryHook(Hook):
     @master_only
     def plot(self, runner) -> None:
         """Draw ``softmax(alpha)`` of every edge over the epochs."""
-        plot_alpha_history(torch.stack(self.history).numpy(), PRIMITIVES,
+        from .search_plots import plot_alpha_history  # matplotlib only when drawing
+        plot_alpha_history(torch.stack(self.history).numpy(),
                            osp.join(runner.work_dir, self.figure))

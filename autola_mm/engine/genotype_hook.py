@@ -12,8 +12,6 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from .search_plots import plot_genotype
-
 
 def search_model(runner):
     """The runner's search model, unwrapped from DDP; it must derive genotypes."""
@@ -65,4 +63,5 @@ class GenotypeHook(Hook):
         genotype = model.genotype()
         genotype.to_json(osp.join(runner.work_dir, self.filename),
                          meta=dict(epoch=epoch, alpha=model.alpha.detach().cpu().tolist()))
+        from .search_plots import plot_genotype  # matplotlib only when drawing
         plot_genotype(genotype, osp.join(runner.work_dir, self.figure))

@@ -4,44 +4,49 @@ Both are drawn with matplotlib's object API (no pyplot, no global backend),
 so they work on headless machines and inside a training process.
 """
 import math
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from ..models.attention import Genotype
+from ..models.attention import PRIMITIVES, Genotype
+from ..models.attention.search_space import edge_names, num_dag_nodes
 
 BOX_HALF_WIDTH = 0.55
 BOX_HALF_HEIGHT = 0.25
 
 
-def plot_alpha_history(history: np.ndarray, primitives: Sequence[str], path: str) -> None:
+def softmax(alpha: np.ndarray) -> np.ndarray:
+    """``softmax(alpha)`` over the last axis (the primitives)."""
+    weights = np.exp(alpha - alpha.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def plot_alpha_history(history: np.ndarray, path: str) -> None:
     """Draw ``softmax(alpha)`` of every edge over the epochs, one panel per edge.
 
     Args:
         history (np.ndarray): Alpha after every epoch, shape (T, edges,
-            len(primitives)); row 0 is the initial alpha.
-        primitives (Sequence[str]): The operation of every column.
+            len(PRIMITIVES)); row 0 is the initial alpha.
         path (str): Destination PNG.
     """
     history = np.asarray(history, dtype=np.float64)
-    if history.ndim != 3 or history.shape[2] != len(primitives):
+    if history.ndim != 3 or history.shape[2] != len(PRIMITIVES):
         raise ValueError(f'alpha history of shape {history.shape}: expected (epochs, edges, '
-                         f'{len(primitives)})')
-    weights = np.exp(history - history.max(axis=2, keepdims=True))
-    weights /= weights.sum(axis=2, keepdims=True)
+                         f'{len(PRIMITIVES)})')
+    weights = softmax(history)
     num_edges = history.shape[1]
     cols = min(5, num_edges)
     rows = math.ceil(num_edges / cols)
     fig = Figure(figsize=(3.2 * cols, 2.6 * rows + 0.8), layout='constrained')
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     epochs = np.arange(len(history))
-    for edge, (node, slot) in enumerate(_edge_positions(num_edges)):
+    for edge, name in enumerate(edge_names(num_dag_nodes(num_edges))):
         ax = axes[edge // cols][edge % cols]
-        for column, name in enumerate(primitives):
-            ax.plot(epochs, weights[:, edge, column], label=name, linewidth=1.2)
-        ax.set_title(f'edge {edge}: {_slot_name(node, slot)} -> n{node}', fontsize=9)
+        for column, primitive in enumerate(PRIMITIVES):
+            ax.plot(epochs, weights[:, edge, column], label=primitive, linewidth=1.2)
+        ax.set_title(f'edge {edge}: {name}', fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes.flat[num_edges:]:
         ax.set_visible(False)
@@ -50,7 +55,7 @@ def plot_alpha_history(history: np.ndarray, primitives: Sequence[str], path: str
     for row in axes:
         row[0].set_ylabel('softmax(alpha)')
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc='outside lower center',
-               ncol=min(len(primitives), 5), fontsize=8)
+               ncol=5, fontsize=8)
     fig.savefig(path, dpi=100)
 
 
@@ -96,20 +101,6 @@ def plot_genotype(genotype: Genotype, path: str) -> None:
     ax.text(1.2, 3.0, str(genotype).replace(' | ', '\n'), fontsize=7, va='top',
             family='monospace')
     fig.savefig(path, dpi=100)
-
-
-def _edge_positions(num_edges: int) -> Sequence[Tuple[int, int]]:
-    """``(node, slot)`` of every alpha row, node by node, slots in order."""
-    positions = []
-    node = 1
-    while len(positions) < num_edges:
-        positions += [(node, slot) for slot in range(node)]
-        node += 1
-    return positions[:num_edges]
-
-
-def _slot_name(node: int, slot: int) -> str:
-    return f'g{node - 1}' if slot == 0 else f'n{slot}'
 
 
 def _box(ax, xy: Tuple[float, float], text: str, color: str) -> None:

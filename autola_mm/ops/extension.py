@@ -6,22 +6,29 @@ with CUDA; none with ``AUTOLA_WITH_OPS=0``). Importing this module loads it. A
 missing extension means the reference path (:mod:`.reference`); an extension
 that exists but fails to load is an error, never a silent fallback.
 
-Which path a call takes is decided per call from its inputs' devices and
-dtypes and from the environment variable ``AUTOLA_OPS``:
+:func:`ops_for` gives the path of a feature map: :mod:`.compiled` or
+:mod:`.reference`, two modules with the same functions. It is chosen once per
+(device type, dtype), the first time a map of that kind asks, from the
+environment variable ``AUTOLA_OPS`` as it is at that moment:
 
-* ``auto`` (the default): the compiled operator where it is built and covers
-  the inputs (all of one dtype and device: float32 and float64 on CPU;
-  float32, float16 and bfloat16 on CUDA), the reference otherwise (which
-  also promotes mixed dtypes);
+* ``auto`` (the default): the compiled operators where they are built for the
+  device and cover the dtype (float32 and float64 on CPU; float32, float16
+  and bfloat16 on CUDA), the reference otherwise;
 * ``reference``: always the reference;
-* ``compiled``: the compiled operator, and an error where it does not apply.
+* ``compiled``: the compiled operators, and an error where they do not apply.
 
-Under ``torch.compile`` the variable is read when a function is traced.
+Under ONNX export (``torch.onnx.export``, both exporters) every module takes
+the reference path, so the graph holds standard ONNX operators only.
+
+Set ``AUTOLA_OPS`` before the first forward pass, or run code inside
+``with forced_ops_mode(mode):``, which also forgets the choices made so far.
 """
 import importlib
 import importlib.util
 import os
-from typing import Optional, Union
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -52,6 +59,9 @@ def _load_extension(name: str = EXTENSION):
 
 _EXTENSION = _load_extension()
 
+#: The path chosen for each (device type, dtype, under ONNX export) so far.
+_PATHS: Dict[Tuple[str, torch.dtype, bool], ModuleType] = {}
+
 
 def compiled_ops_available(device: Optional[Union[str, torch.device]] = None) -> bool:
     """Whether the compiled operators are built (for ``device``'s type if given).
@@ -79,29 +89,63 @@ def ops_mode() -> str:
     return mode
 
 
-def active_ops_path(x: Tensor, *others: Tensor) -> str:
-    """The path a call on ``x`` (and ``others``) takes now: ``'compiled'`` or ``'reference'``.
+@contextmanager
+def forced_ops_mode(mode: str) -> Iterator[None]:
+    """Run the block with ``AUTOLA_OPS=mode``, choosing every path anew inside and after it.
 
     Args:
-        x (Tensor): The feature map an operator is called on.
-        *others (Tensor): The operator's other tensor arguments (logits).
+        mode (str): One of ``OPS_MODES``.
+    """
+    if mode not in OPS_MODES:
+        raise ValueError(f'{OPS_ENV}={mode!r}: expected one of {", ".join(OPS_MODES)}')
+    previous = os.environ.get(OPS_ENV)
+    _set_mode(mode)
+    try:
+        yield
+    finally:
+        _set_mode(previous)
+
+
+def _set_mode(mode: Optional[str]) -> None:
+    if mode is None:
+        os.environ.pop(OPS_ENV, None)
+    else:
+        os.environ[OPS_ENV] = mode
+    _PATHS.clear()
+
+
+def ops_for(x: Tensor) -> ModuleType:
+    """The path that operators on ``x`` take: :mod:`.compiled` or :mod:`.reference`.
+
+    Args:
+        x (Tensor): The feature map the attention core is called on.
 
     Returns:
-        str: ``'compiled'`` or ``'reference'``.
+        module: :mod:`autola_mm.ops.compiled` or :mod:`autola_mm.ops.reference`.
     """
+    key = (x.device.type, x.dtype, torch.onnx.is_in_onnx_export())
+    path = _PATHS.get(key)
+    if path is None:
+        path = _PATHS[key] = _choose_path(*key)
+    return path
+
+
+def active_ops_path(x: Tensor) -> str:
+    """The name of the path operators on ``x`` take: ``'compiled'`` or ``'reference'``."""
+    return ops_for(x).__name__.rsplit('.', 1)[-1]
+
+
+def _choose_path(device_type: str, dtype: torch.dtype, onnx_export: bool) -> ModuleType:
+    from . import compiled, reference
     mode = ops_mode()
-    if mode == 'reference':
-        return 'reference'
-    covered = (compiled_ops_available(x.device)
-               and x.dtype in COVERED_DTYPES.get(x.device.type, ())
-               and all(t.dtype == x.dtype and t.device == x.device for t in others))
-    if covered:
-        return 'compiled'
+    if mode == 'reference' or onnx_export:
+        return reference
+    if compiled_ops_available(device_type) and dtype in COVERED_DTYPES.get(device_type, ()):
+        return compiled
     if mode == 'compiled':
-        got = ', '.join(f'{t.dtype} on {t.device}' for t in (x, *others))
         raise RuntimeError(f'{OPS_ENV}=compiled, but the compiled attention core does not '
-                           f'cover these inputs ({got}); {_coverage()}')
-    return 'reference'
+                           f'cover {dtype} on {device_type}; {_coverage()}')
+    return reference
 
 
 def _coverage() -> str:
@@ -110,9 +154,4 @@ def _coverage() -> str:
     devices = ['cpu', 'cuda'] if _EXTENSION.with_cuda else ['cpu']
     return 'it covers ' + '; '.join(
         f'{device}: {", ".join(str(dtype) for dtype in COVERED_DTYPES[device])}'
-        for device in devices) + ', all inputs of one dtype and device'
-
-
-def use_compiled(x: Tensor, *others: Tensor) -> bool:
-    """Whether a call on ``x`` (and ``others``) takes the compiled operator."""
-    return active_ops_path(x, *others) == 'compiled'
+        for device in devices)

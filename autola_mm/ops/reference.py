@@ -1,37 +1,74 @@
-"""Pure PyTorch reference of the attention core.
+"""The attention core in pure PyTorch: the specification of the compiled path.
 
-Every function here has a compiled counterpart in ``autola_mm.ops`` with the
-same signature and the same numbers; this file is the specification the
-compiled kernels are tested against.
+Every function here has a counterpart of the same signature and the same
+numbers in :mod:`.compiled`; modules reach either through
+:func:`autola_mm.ops.ops_for`. Where the extension is built, each function
+first runs the argument checks of its compiled operator (on Meta tensors, no
+data), so both paths reject bad input with the same message.
+
+The patterns of SE and CBAM (Hu et al., CVPR 2018; Woo et al., ECCV 2018;
+the ``SE``, ``SE_A_M`` and ``CBAM`` operations of Ma et al., "Auto Learning
+Attention", NeurIPS 2020)::
+
+    channel_attention:  x * sigmoid(channel_logits(avg_hw(x), max_hw(x)))
+    cbam_attention:     c = channel_logits(avg_hw(x), max_hw(x))
+                        s = spatial_logits([max_c, mean_c](x * sigmoid(c)))
+                        x * sigmoid(c) * sigmoid(s)
 """
-from typing import Tuple
+from typing import Callable, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from .extension import compiled_ops_available
+
+
+def _check(op: str, *args) -> None:
+    """Run the argument checks of ``torch.ops.autola_mm.<op>`` on Meta copies of ``args``.
+
+    Arguments on several devices go to the operator itself, whose device
+    check raises before any kernel runs. Skipped where the extension is not
+    built, under autocast (which casts mixed dtypes before torch's own
+    operators see them) and while tracing (the trace would record the check).
+    """
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if (not compiled_ops_available() or torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or torch.is_autocast_enabled(tensors[0].device.type)):
+        return
+    operator = getattr(torch.ops.autola_mm, op)
+    if len({t.device for t in tensors}) > 1:
+        operator(*args)
+    operator(*(torch.empty_like(a, device='meta') if isinstance(a, Tensor) else a for a in args))
 
 
 def channel_stats(x: Tensor) -> Tuple[Tensor, Tensor]:
     """Average and maximum of every channel over its H x W positions.
 
     Args:
-        x (Tensor): Feature map of shape (N, C, H, W).
+        x (Tensor): Feature map of shape (N, C, H, W), H * W > 0.
 
     Returns:
         tuple[Tensor, Tensor]: ``(avg, max)``, each of shape (N, C, 1, 1).
     """
+    _check('channel_stats', x)
     return x.mean(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True)
+
+
+def _spatial_stats(x: Tensor) -> Tensor:
+    return torch.cat((x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)), dim=1)
 
 
 def spatial_stats(x: Tensor) -> Tensor:
     """Maximum and mean over channels at every position (CBAM's channel pool).
 
     Args:
-        x (Tensor): Feature map of shape (N, C, H, W).
+        x (Tensor): Feature map of shape (N, C, H, W), C > 0.
 
     Returns:
         Tensor: Shape (N, 2, H, W); channel 0 is the max, channel 1 the mean.
     """
-    return torch.cat((x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)), dim=1)
+    _check('spatial_stats', x)
+    return _spatial_stats(x)
 
 
 def sigmoid_gate(x: Tensor, logits: Tensor) -> Tensor:
@@ -45,6 +82,7 @@ def sigmoid_gate(x: Tensor, logits: Tensor) -> Tensor:
     Returns:
         Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
     """
+    _check('sigmoid_gate', x, logits)
     return x * torch.sigmoid(logits)
 
 
@@ -52,17 +90,17 @@ def gated_spatial_stats(x: Tensor, channel_logits: Tensor) -> Tensor:
     """``spatial_stats(x * sigmoid(channel_logits))``: CBAM's second pooling.
 
     Args:
-        x (Tensor): Feature map of shape (N, C, H, W).
+        x (Tensor): Feature map of shape (N, C, H, W), C > 0.
         channel_logits (Tensor): Shape (N, C, 1, 1).
 
     Returns:
         Tensor: Shape (N, 2, H, W), max then mean over the gated channels.
     """
-    return spatial_stats(sigmoid_gate(x, channel_logits))
+    _check('gated_spatial_stats', x, channel_logits)
+    return _spatial_stats(x * torch.sigmoid(channel_logits))
 
 
-def channel_spatial_gate(x: Tensor, channel_logits: Tensor,
-                         spatial_logits: Tensor) -> Tensor:
+def channel_spatial_gate(x: Tensor, channel_logits: Tensor, spatial_logits: Tensor) -> Tensor:
     """Apply CBAM's two gates: ``x * sigmoid(channel) * sigmoid(spatial)``.
 
     Args:
@@ -73,7 +111,8 @@ def channel_spatial_gate(x: Tensor, channel_logits: Tensor,
     Returns:
         Tensor: Shape (N, C, H, W).
     """
-    return sigmoid_gate(sigmoid_gate(x, channel_logits), spatial_logits)
+    _check('channel_spatial_gate', x, channel_logits, spatial_logits)
+    return x * torch.sigmoid(channel_logits) * torch.sigmoid(spatial_logits)
 
 
 def same_conv2d(x: Tensor, weight: Tensor, dilation: int = 1, groups: int = 1) -> Tensor:
@@ -83,11 +122,12 @@ def same_conv2d(x: Tensor, weight: Tensor, dilation: int = 1, groups: int = 1) -
         x (Tensor): Feature map of shape (N, C, H, W).
         weight (Tensor): Shape (C_out, C / groups, kH, kW), kH and kW odd.
         dilation (int): Spacing of the kernel taps. Default: 1.
-        groups (int): Channel groups. Default: 1.
+        groups (int): Channel groups; C and C_out are multiples of it. Default: 1.
 
     Returns:
         Tensor: Shape (N, C_out, H, W).
     """
+    _check('same_conv2d', x, weight, dilation, groups)
     padding = (dilation * (weight.shape[2] - 1) // 2, dilation * (weight.shape[3] - 1) // 2)
     return torch.nn.functional.conv2d(x, weight, padding=padding, dilation=dilation, groups=groups)
 
@@ -102,4 +142,45 @@ def pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
     Returns:
         Tensor: Shape (N, C_out, H, W).
     """
+    _check('pointwise_conv2d', x, weight)
     return torch.nn.functional.conv2d(x, weight)
+
+
+def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
+                      parameters: Sequence[Tensor] = ()) -> Tensor:
+    """SE's pattern: gate the channels of ``x`` with ``sigmoid(channel_logits(avg, max))``.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W), H * W > 0.
+        channel_logits (Callable): Maps the channel statistics ``(avg, max)``,
+            each (N, C, 1, 1), to channel logits (N, C, 1, 1); SE reads only
+            ``avg``.
+        parameters (Sequence[Tensor]): The parameters ``channel_logits``
+            reads (the compiled path returns their gradients itself).
+
+    Returns:
+        Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
+    """
+    return sigmoid_gate(x, channel_logits(*channel_stats(x)))
+
+
+def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
+                   spatial_logits: Callable[[Tensor], Tensor],
+                   parameters: Sequence[Tensor] = ()) -> Tensor:
+    """CBAM's pattern: gate the channels of ``x``, then its positions.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W), C > 0 and H * W > 0.
+        channel_logits (Callable): Maps the channel statistics ``(avg, max)``,
+            each (N, C, 1, 1), to channel logits (N, C, 1, 1).
+        spatial_logits (Callable): Maps the spatial statistics of the
+            channel-gated map, (N, 2, H, W) (max then mean over channels), to
+            spatial logits (N, 1, H, W).
+        parameters (Sequence[Tensor]): The parameters both callables read.
+
+    Returns:
+        Tensor: ``x * sigmoid(channel) * sigmoid(spatial)``, (N, C, H, W).
+    """
+    channel = channel_logits(*channel_stats(x))
+    spatial = spatial_logits(gated_spatial_stats(x, channel))
+    return channel_spatial_gate(x, channel, spatial)

@@ -13,8 +13,10 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .checkpoint_match import CompactKeyListFilter
 from .data_layout import check_data_roots
 from .distributed import LAUNCHERS, init_cpu_distributed, use_cpu_model_wrapper
+from .genotype_files import check_genotype_files
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser, config_help: str,
@@ -88,7 +90,7 @@ def load_tool_config(config: str, cfg_options: Optional[dict], work_dir: Optiona
 
 
 def prepare_run(cfg: Config, loaders: Sequence[str]) -> None:
-    """Check the data and set up the processes of a CPU-only machine.
+    """Check the data and genotype files and set up the processes of a CPU-only machine.
 
     Args:
         cfg (Config): The merged config; its model wrapper is edited when a
@@ -98,14 +100,20 @@ def prepare_run(cfg: Config, loaders: Sequence[str]) -> None:
 
     Raises:
         DataLayoutError: When a dataset the run reads is not on disk.
+        GenotypeFileError: When a genotype file the model names does not exist.
     """
     check_data_roots(cfg, loaders)
+    check_genotype_files(cfg.get('model'))
     if init_cpu_distributed(cfg.launcher):
         use_cpu_model_wrapper(cfg)
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the Runner the config asks for (``runner_type``, default Runner)."""
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    """Build the Runner the config asks for (``runner_type``, default Runner).
+
+    Its logger shortens mmengine's state-dict warnings (a ``Pretrained``
+    init_cfg) to counts and the first keys (:class:`CompactKeyListFilter`).
+    """
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.logger.addFilter(CompactKeyListFilter())
+    return runner

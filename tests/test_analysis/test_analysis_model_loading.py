@@ -2,15 +2,20 @@
 import pytest
 import torch
 
-from autola_mm.analysis import (backbone_stages, dataset_config, load_config,
-                                load_model, parse_model_specs,
-                                state_dict_mismatch)
+from autola_mm.analysis import (AnalysisInputError, backbone_stages,
+                                dataset_config, load_config, load_model,
+                                parse_model_specs)
+from autola_mm.utils import (CheckpointMismatchError, MissingCheckpointError,
+                             checkpoint_state_dict, state_dict_mismatch)
 
 
 def test_state_dict_mismatch_names_every_kind_of_difference():
     model = {'a.weight': torch.zeros(2, 3), 'b.weight': torch.zeros(4),
              'bn.num_batches_tracked': torch.tensor(0)}
-    checkpoint = {'module.a.weight': torch.zeros(3, 3), 'c.bias': torch.zeros(1)}
+    # A distributed wrapper's prefix is dropped from the checkpoint's keys.
+    checkpoint = checkpoint_state_dict(
+        dict(state_dict={'module.a.weight': torch.zeros(3, 3), 'c.bias': torch.zeros(1)}))
+    assert list(checkpoint) == ['a.weight', 'c.bias']
     assert state_dict_mismatch(model, checkpoint) == dict(
         missing=['b.weight'], unexpected=['c.bias'],
         shape=['a.weight: (3, 3) in the checkpoint, (2, 3) in the model'])
@@ -31,7 +36,6 @@ def test_loads_the_checkpoint_weights(tiny_models):
 
 
 def test_mismatch_error_lists_the_first_keys(tiny_models):
-    from autola_mm.analysis import CheckpointMismatchError
     plain_config, _ = tiny_models['plain']
     _, hoga_checkpoint = tiny_models['hoga']
     with pytest.raises(CheckpointMismatchError, match=f'{hoga_checkpoint} does not match '
@@ -44,7 +48,6 @@ def test_mismatch_error_lists_the_first_keys(tiny_models):
 
 
 def test_shape_mismatch_from_cfg_options(tiny_models):
-    from autola_mm.analysis import CheckpointMismatchError
     with pytest.raises(CheckpointMismatchError, match=r'head.fc.weight: \(10, 64\) in the '
                        r'checkpoint, \(7, 64\) in the model'):
         load_model(*tiny_models['plain'], cfg_options={'model.head.num_classes': 7})
@@ -53,15 +56,22 @@ def test_shape_mismatch_from_cfg_options(tiny_models):
 def test_model_specs():
     assert parse_model_specs([['a/plain.py', 'p.pth'], ['b/x.py', 'x.pth', 'HOGA']]) == [
         ('a/plain.py', 'p.pth', 'plain'), ('b/x.py', 'x.pth', 'HOGA')]
-    with pytest.raises(ValueError, match='CONFIG CHECKPOINT \\[LABEL\\], got 1 values: a.py'):
+    with pytest.raises(AnalysisInputError,
+                       match='CONFIG CHECKPOINT \\[LABEL\\], got 1 values: a.py'):
         parse_model_specs([['a.py']])
-    with pytest.raises(ValueError, match='got same more than once'):
+    with pytest.raises(AnalysisInputError, match='got same more than once'):
         parse_model_specs([['a.py', 'a.pth', 'same'], ['b.py', 'b.pth', 'same']])
 
 
 def test_split_without_dataloader_lists_the_splits(tiny_models):
     cfg = load_config(tiny_models['plain'][0])
-    with pytest.raises(KeyError, match='no val_dataloader; it has the splits test'):
+    with pytest.raises(AnalysisInputError, match='no val_dataloader; it has the splits test'):
         dataset_config(cfg, 'val')
-    with pytest.raises(KeyError, match="unknown split 'dev'"):
+    with pytest.raises(AnalysisInputError, match="unknown split 'dev'"):
         dataset_config(cfg, 'dev')
+
+
+def test_missing_checkpoint_file_is_named(tiny_models, tmp_path):
+    with pytest.raises(MissingCheckpointError,
+                       match=f'^checkpoint {tmp_path}/epoch_8.pth does not exist$'):
+        load_model(tiny_models['plain'][0], str(tmp_path / 'epoch_8.pth'))

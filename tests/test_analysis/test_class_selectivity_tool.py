@@ -75,23 +75,29 @@ def test_max_samples_and_chosen_stages(tiny_models, tmp_path):
 
 
 def test_unknown_stage_lists_the_stages(tiny_models, tmp_path):
-    with pytest.raises(KeyError, match='no stage layer4 .* its stages are layer1, layer2, layer3'):
+    from autola_mm.analysis import AnalysisInputError
+    with pytest.raises(AnalysisInputError, match='^no stage layer4 in backbone PluginCifarResNet; '
+                       'its stages are layer1, layer2, layer3$'):
         load_tool('analysis/class_selectivity').main(
             ['--model', *tiny_models['hoga'], '--stages', 'layer4', '--max-samples', '8',
-             '--out-dir', str(tmp_path)])
+             '--out-dir', str(tmp_path / 'out')])
+    assert not (tmp_path / 'out').exists()
 
 
-def test_rejects_a_checkpoint_of_another_config(tiny_models, tmp_path):
-    from autola_mm.analysis import CheckpointMismatchError
+def test_rejects_a_checkpoint_of_another_config(tiny_models, tmp_path, capsys):
+    from autola_mm.utils import CheckpointMismatchError
     hoga_config, _ = tiny_models['hoga']
     _, plain_checkpoint = tiny_models['plain']
     with pytest.raises(CheckpointMismatchError) as error:
         load_tool('analysis/class_selectivity').main(
-            ['--model', hoga_config, plain_checkpoint, '--out-dir', str(tmp_path)])
+            ['--model', *tiny_models['plain'], 'plain', '--model', hoga_config, plain_checkpoint,
+             'HOGA', '--out-dir', str(tmp_path / 'out')])
     message = str(error.value)
     assert hoga_config in message and plain_checkpoint in message
     assert 'missing from the checkpoint' in message and 'backbone.' in message
-    assert not (tmp_path / 'class_selectivity.png').exists()
+    # The second model was checked before the first one was analysed.
+    assert capsys.readouterr().out == ''
+    assert not (tmp_path / 'out').exists()
 
 
 def test_every_image_is_counted_once(tiny_models, cifar_root):

@@ -1,6 +1,7 @@
 """tools/analysis/visualize_cam.py and the Grad-CAM wrapper on tiny models."""
 import cv2
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from tool_loading import load_tool
@@ -95,3 +96,21 @@ def test_explanation_of_the_predicted_class(tiny_models):
     for picture in (explanation.image_rgb, explanation.grad_cam, explanation.guided_backprop):
         assert picture.shape == (32, 32, 3) and picture.dtype == np.uint8
     np.testing.assert_array_equal(explanation.image_rgb, image.permute(1, 2, 0).numpy())
+
+
+def test_a_layer_the_model_lacks_is_refused_before_any_work(tiny_models, tmp_path, capsys):
+    from autola_mm.analysis import AnalysisInputError
+    tool = load_tool('analysis/visualize_cam')
+    for layer, message in (
+            ('layer4', 'no stage layer4 in backbone PluginCifarResNet; its stages are layer1, '
+             'layer2, layer3'),
+            ('backbone.layer9.conv', 'no layer backbone.layer9.conv in ImageClassifier: give a '
+             'stage (layer1, layer2, layer3) or a module path such as backbone.layer3.0.conv2')):
+        with pytest.raises(AnalysisInputError) as error:
+            tool.main(['--model', *tiny_models['hoga'], 'HOGA', '--model', *tiny_models['plain'],
+                       'plain', '--indices', '0', '--layer', layer,
+                       '--out-dir', str(tmp_path / 'out')])
+        assert str(error.value) == message
+    # Refused before any image was explained: no progress bar, no output folder.
+    assert capsys.readouterr().out == ''
+    assert not (tmp_path / 'out').exists()

@@ -1,62 +1,119 @@
-"""The attention core in float64 numpy, and test inputs in several memory layouts.
+"""The attention core in float64 numpy (outputs and gradients), and test inputs in several layouts.
 
 Written independently of ``autola_mm.ops.reference``: the tests hold both
-paths of ``autola_mm.ops`` to these formulas.
+paths of ``autola_mm.ops`` to these formulas. The oracle reads the tensors an
+op received, cast to float64 (``as_np``), so a float16 or bfloat16 test
+measures only the op's own rounding, not that of its inputs.
 """
 import numpy as np
+import pytest
 import torch
 
-LAYOUTS = ('contiguous', 'channels_last', 'strided')
+#: Memory layouts of a test input: plain, channels-last, a stride along W, and a
+#: channel slice of a bigger map (an offset and a batch stride larger than C * H * W).
+LAYOUTS = ('contiguous', 'channels_last', 'strided', 'channel_slice')
+
+#: Feature map shapes every op is tested on: a plain map, 1x1 maps, 49 and 257
+#: positions (7x7 and 1x257: a 64-lane CPU loop's remainder), an empty batch,
+#: and a map of several parallel CPU tasks.
+SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (0, 3, 4, 4), (2, 64, 23, 23)]
+#: An empty map (H * W = 0): spatial pools and gates accept it, channel pools do not.
+NO_POSITIONS = (2, 3, 0, 4)
+#: The shapes every layout is tested on (the others are tested contiguous).
+LAYOUT_SHAPES = [(2, 5, 6, 7), (1, 3, 1, 257), (2, 64, 23, 23)]
+
+
+def shapes_and_layouts(shapes=SHAPES, layout_shapes=LAYOUT_SHAPES):
+    """``(shape, layout)`` parameters: every shape contiguous, ``layout_shapes`` in every layout."""
+    pairs = [(shape, 'contiguous') for shape in shapes]
+    pairs += [(shape, layout) for shape in layout_shapes for layout in LAYOUTS[1:]]
+    return [pytest.param(shape, layout, id=f'{"x".join(map(str, shape))}-{layout}')
+            for shape, layout in pairs]
 
 
 def in_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
-    """``x`` with the same values, stored contiguously, channels-last or with a stride."""
+    """``x`` with the same values, device and dtype, stored in ``layout`` (see LAYOUTS)."""
+    n, c, h, w = x.shape
     if layout == 'channels_last':
         return x.contiguous(memory_format=torch.channels_last)
     if layout == 'strided':
-        n, c, h, w = x.shape
-        wide = torch.zeros(n, c, h, 2 * w, dtype=x.dtype)
+        wide = x.new_zeros(n, c, h, 2 * w)
         wide[..., ::2] = x
-        strided = wide[..., ::2]
-        assert not strided.is_contiguous()
-        return strided
+        return wide[..., ::2]
+    if layout == 'channel_slice':
+        bigger = x.new_zeros(n, c + 3, h, w)
+        bigger[:, 2:2 + c] = x
+        return bigger[:, 2:2 + c]
+    assert layout == 'contiguous', layout
     return x.contiguous()
 
 
-def assert_layout_invariant(module: torch.nn.Module, shape, layout: str) -> None:
-    """``module`` gives the same output and gradients on x stored in ``layout`` as contiguous."""
-    x, grad = torch.randn(shape), torch.randn(shape)
+def assert_layout_invariant(module: torch.nn.Module, x: torch.Tensor, layout: str,
+                            tolerance: dict) -> None:
+    """``module`` gives the same output and gradients on ``x`` in ``layout`` as contiguous."""
+    grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(7)).to(x)
     results = []
-    for inp in (x.clone(), in_layout(x, layout)):
+    for inp in (x.detach().clone(), in_layout(x.detach(), layout)):
         inp.requires_grad_()
         module.zero_grad(set_to_none=True)
         out = module(inp)
         out.backward(grad)
         results.append([out, inp.grad] + [p.grad for p in module.parameters()])
     for ours, theirs in zip(*results):
-        torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(theirs, ours, **tolerance)
 
 
 def sigmoid_np(a: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-a))
+    with np.errstate(over='ignore'):
+        return 1.0 / (1.0 + np.exp(-a))
 
 
-def as_np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().double().numpy()
+def as_np(t) -> np.ndarray:
+    """A tensor's values as float64 numpy (numpy arrays pass through)."""
+    if isinstance(t, np.ndarray):
+        return t
+    return t.detach().cpu().double().numpy()
+
+
+def assert_close_np(actual: torch.Tensor, expected: np.ndarray, rtol=1e-5, atol=1e-6,
+                    equal_nan=False):
+    """``actual`` equals the float64 numpy ``expected`` within ``rtol`` and ``atol``."""
+    assert tuple(actual.shape) == expected.shape, (tuple(actual.shape), expected.shape)
+    np.testing.assert_allclose(as_np(actual), expected, rtol=rtol, atol=atol,
+                               equal_nan=equal_nan)
+
+
+def _sum_to(a: np.ndarray, shape) -> np.ndarray:
+    """Sum ``a`` over the axes where ``shape`` broadcast to it (size 1)."""
+    axes = tuple(i for i, (big, small) in enumerate(zip(a.shape, shape)) if small == 1 != big)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _max_ties(x: np.ndarray, axis) -> np.ndarray:
+    """The positions of the maximum along ``axis``, each weighted 1 / (number of ties)."""
+    ties = (x == x.max(axis=axis, keepdims=True)).astype(np.float64)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return ties / ties.sum(axis=axis, keepdims=True)
+
+
+# Forward formulas.
 
 
 def channel_stats_np(x):
     x = as_np(x)
-    return x.mean(axis=(2, 3), keepdims=True), x.max(axis=(2, 3), keepdims=True)
+    with np.errstate(invalid='ignore'):  # inf - inf in a mean is NaN, as in torch
+        return x.mean(axis=(2, 3), keepdims=True), x.max(axis=(2, 3), keepdims=True)
 
 
 def spatial_stats_np(x):
-    x = as_np(x) if isinstance(x, torch.Tensor) else x
-    return np.concatenate((x.max(axis=1, keepdims=True), x.mean(axis=1, keepdims=True)), 1)
+    x = as_np(x)
+    with np.errstate(invalid='ignore'):
+        return np.concatenate((x.max(axis=1, keepdims=True), x.mean(axis=1, keepdims=True)), 1)
 
 
 def sigmoid_gate_np(x, logits):
-    return as_np(x) * sigmoid_np(as_np(logits))
+    with np.errstate(invalid='ignore'):  # inf * sigmoid(-inf) = inf * 0 is NaN
+        return as_np(x) * sigmoid_np(as_np(logits))
 
 
 def gated_spatial_stats_np(x, channel_logits):
@@ -64,13 +121,8 @@ def gated_spatial_stats_np(x, channel_logits):
 
 
 def channel_spatial_gate_np(x, channel_logits, spatial_logits):
-    return sigmoid_gate_np(x, channel_logits) * sigmoid_np(as_np(spatial_logits))
-
-
-def assert_close_np(actual: torch.Tensor, expected: np.ndarray, rtol=1e-5, atol=1e-6):
-    """``actual`` equals the float64 numpy ``expected`` within float32 tolerance."""
-    assert tuple(actual.shape) == expected.shape
-    np.testing.assert_allclose(as_np(actual), expected, rtol=rtol, atol=atol)
+    with np.errstate(invalid='ignore'):
+        return sigmoid_gate_np(x, channel_logits) * sigmoid_np(as_np(spatial_logits))
 
 
 def same_conv2d_np(x, weight, dilation=1, groups=1):
@@ -96,3 +148,104 @@ def same_conv2d_np(x, weight, dilation=1, groups=1):
 
 def pointwise_conv2d_np(x, weight):
     return np.einsum('oi,nihw->nohw', as_np(weight)[:, :, 0, 0], as_np(x))
+
+
+# Gradients: the vector-Jacobian products of the formulas above with ``grad``.
+# A maximum's gradient is split evenly among the positions that tie for it.
+
+
+def channel_stats_grad_np(x, grad_avg, grad_max):
+    """Gradient of x from those of ``(avg, max)``."""
+    x = as_np(x)
+    positions = x.shape[2] * x.shape[3]
+    return as_np(grad_avg) / positions + _max_ties(x, (2, 3)) * as_np(grad_max)
+
+
+def spatial_stats_grad_np(x, grad):
+    """Gradient of x from that of ``[max_c, mean_c]``."""
+    x, grad = as_np(x), as_np(grad)
+    return _max_ties(x, 1) * grad[:, :1] + grad[:, 1:] / x.shape[1]
+
+
+def sigmoid_gate_grad_np(x, logits, grad):
+    """Gradients of ``(x, logits)``."""
+    x, logits, grad = as_np(x), as_np(logits), as_np(grad)
+    s = sigmoid_np(logits)
+    return grad * s, _sum_to(grad * x * s * (1 - s), logits.shape)
+
+
+def gated_spatial_stats_grad_np(x, channel_logits, grad):
+    """Gradients of ``(x, channel_logits)``."""
+    x, channel_logits = as_np(x), as_np(channel_logits)
+    s = sigmoid_np(channel_logits)
+    grad_gated = spatial_stats_grad_np(x * s, grad)
+    return grad_gated * s, _sum_to(grad_gated * x * s * (1 - s), channel_logits.shape)
+
+
+def channel_spatial_gate_grad_np(x, channel_logits, spatial_logits, grad):
+    """Gradients of ``(x, channel_logits, spatial_logits)``."""
+    x, grad = as_np(x), as_np(grad)
+    sc, ss = sigmoid_np(as_np(channel_logits)), sigmoid_np(as_np(spatial_logits))
+    return (grad * sc * ss, _sum_to(grad * x * ss * sc * (1 - sc), sc.shape),
+            _sum_to(grad * x * sc * ss * (1 - ss), ss.shape))
+
+
+def same_conv2d_grad_np(x, weight, grad, dilation=1, groups=1):
+    """Gradients of ``(x, weight)``: the adjoint of the shifted sums of same_conv2d_np."""
+    x, weight, grad = as_np(x), as_np(weight), as_np(grad)
+    n, c, h, w = x.shape
+    out_channels, in_per_group, kh, kw = weight.shape
+    pad_h, pad_w = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    padded = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w))
+    padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
+    grad_padded = np.zeros_like(padded)
+    grad_weight = np.zeros_like(weight)
+    out_per_group = out_channels // groups
+    for o in range(out_channels):
+        for i in range(in_per_group):
+            channel = o // out_per_group * in_per_group + i
+            for a in range(kh):
+                for b in range(kw):
+                    rows = slice(a * dilation, a * dilation + h)
+                    cols = slice(b * dilation, b * dilation + w)
+                    grad_padded[:, channel, rows, cols] += weight[o, i, a, b] * grad[:, o]
+                    grad_weight[o, i, a, b] = (padded[:, channel, rows, cols] * grad[:, o]).sum()
+    return grad_padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w], grad_weight
+
+
+def pointwise_conv2d_grad_np(x, weight, grad):
+    """Gradients of ``(x, weight)``."""
+    x, weight, grad = as_np(x), as_np(weight), as_np(grad)
+    return (np.einsum('oi,nohw->nihw', weight[:, :, 0, 0], grad),
+            np.einsum('nohw,nihw->oi', grad, x)[:, :, None, None])
+
+
+def grads_of(outputs, inputs, grads):
+    """``torch.autograd.grad`` of ``outputs`` (a tensor or tuple) with ``grads``, None if unused."""
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs, )
+    grads = grads if isinstance(grads, (tuple, list)) else (grads, )
+    return torch.autograd.grad(outputs, inputs, grads, allow_unused=True)
+
+
+def assert_bitwise_or_close(first, second, device: str, tolerance: dict) -> None:
+    """Tensors equal bit for bit on the CPU, within ``tolerance`` elsewhere (atomics)."""
+    for a, b in zip(first, second):
+        if device == 'cpu':
+            assert torch.equal(a, b)
+        else:
+            torch.testing.assert_close(a, b, **tolerance)
+
+
+def assert_rejected(call, message: str) -> None:
+    """``call()`` raises one ValueError whose text is exactly ``message``, unchained.
+
+    Both paths run the same C++ check, so the text (``autola_mm::<op>: ...``)
+    is the same on both, and no layer wraps or repeats it.
+    """
+    try:
+        call()
+    except ValueError as error:
+        assert str(error) == message
+        assert error.__cause__ is None and error.__context__ is None
+    else:
+        raise AssertionError(f'no ValueError; expected {message!r}')

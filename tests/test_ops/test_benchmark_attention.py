@@ -5,13 +5,21 @@ import pytest
 import torch
 from tool_loading import load_tool
 
+from autola_mm.models.attention import CBAM
+from autola_mm.ops import active_ops_path
+
+ON_CUDA = pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                        reason='needs a CUDA device'))
+
+
 @pytest.fixture(scope='module')
 def tool():
     return load_tool('analysis/benchmark_attention')
 
 
-def test_peak_memory_counts_live_allocations(tool):
-    x = torch.zeros(256, 1024)  # 1 MiB
+@pytest.mark.parametrize('device', ['cpu', ON_CUDA])
+def test_peak_memory_counts_live_allocations(tool, device):
+    x = torch.zeros(256, 1024, device=device)  # 1 MiB
 
     def step():
         a = x + 1  # 1 MiB live ...
@@ -19,21 +27,26 @@ def test_peak_memory_counts_live_allocations(tool):
         del a
         return b.sum()
 
-    peak = tool.peak_memory(step)
+    peak = tool.peak_memory(step, device)
     assert 2 * 2**20 <= peak < 2 * 2**20 + 4096
 
 
 def test_round_robin_measures_every_step_after_itself(tool):
     calls = []
     steps = {'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')}
-    medians = tool.round_robin(steps, rounds=3)
+    medians = tool.round_robin(steps, rounds=3, device='cpu')
     assert calls == list(itertools.chain.from_iterable(['a', 'a', 'b', 'b'] for _ in range(3)))
     assert set(medians) == {'a', 'b'} and all(t >= 0 for t in medians.values())
 
 
-def test_tiny_run_prints_table_and_headline(tool, needs_compiled, capsys):
+def test_tiny_run_prints_table_and_headline(tool, compiled_device, capsys):
     pytest.importorskip('timm', reason='timm (requirements/optional.txt) is the comparison')
-    tool.main(['--shapes', '2x8x6x6', '--rounds', '1', '--no-torch-compile', '--threads', '1'])
+    threads = torch.get_num_threads()
+    try:
+        tool.main(['--shapes', '2x8x6x6', '--rounds', '1', '--no-torch-compile', '--threads',
+                   '1', '--device', compiled_device])
+    finally:
+        torch.set_num_threads(threads)  # main sets the process's thread count
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [line for line in lines if line.split()[:1] in (['SE'], ['CBAM'], ['HOGA'])]
     assert len(rows) == 3 + 3 + 2  # eager, compiled and timm for SE and CBAM; no timm HOGA
@@ -50,6 +63,37 @@ def test_training_step_counts_and_frees_its_gradients(tool):
     module = torch.nn.Conv2d(8, 8, 1)
     x = torch.randn(4, 8, 32, 32, requires_grad=True)
     _, train = tool.runs(module, x, torch.randn(4, 8, 32, 32), 'reference')
-    peak = tool.peak_memory(train)
+    peak = tool.peak_memory(train, 'cpu')
     assert x.grad is None and all(p.grad is None for p in module.parameters())
     assert peak >= 2 * x.nbytes  # the output and the gradient of x, at least
+
+
+@pytest.mark.parametrize('mode', ['compiled', 'reference'])
+def test_runs_take_the_path_they_name(tool, needs_compiled, mode):
+    paths = []
+
+    class Probe(torch.nn.Module):
+
+        def forward(self, x):
+            paths.append(active_ops_path(x))
+            return x * 2
+
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    for step in tool.runs(Probe(), x, torch.ones_like(x), mode):
+        step()
+    assert paths == [mode, mode]
+
+
+def test_fused_cbam_training_peak_is_at_most_half_the_reference(tool, needs_compiled):
+    # The headline's target: the fused CBAM backward keeps no per-use gradients of x.
+    torch.manual_seed(0)
+    module = CBAM(32)
+    module.init_weights()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 32, 16, 16, generator=gen).requires_grad_()
+    grad = torch.randn(2, 32, 16, 16, generator=gen)
+    peaks = {mode: tool.peak_memory(tool.runs(module, x, grad, mode)[1], 'cpu')
+             for mode in ('compiled', 'reference')}
+    assert peaks['compiled'] <= 0.5 * peaks['reference'], peaks
+    # The output and x's gradient, a few statistics besides.
+    assert peaks['compiled'] < 2.5 * x.nbytes, peaks

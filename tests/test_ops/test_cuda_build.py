@@ -6,6 +6,7 @@ check that library without a GPU: it carries device code and links the CUDA
 runtime, and a fresh interpreter loads it and finds CPU, CUDA and Meta
 kernels for every operator. They skip where it was not built.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,27 @@ def test_loads_with_cpu_cuda_and_meta_kernels_for_every_operator(library):
     assert result.returncode == 0, result.stderr
     kernels = dict(line.split(' ', 1) for line in result.stdout.splitlines())
     assert kernels == {op: 'CPU CUDA Meta' for op in OPERATORS}
+
+
+def cuobjdump(*args) -> str:
+    """The output of CUDA's cuobjdump (the toolkit's, or the copy triton ships)."""
+    import torch
+    candidates = [shutil.which('cuobjdump'), '/usr/local/cuda/bin/cuobjdump',
+                  str(Path(torch.__file__).parents[1] / 'triton/backends/nvidia/bin/cuobjdump')]
+    found = next((c for c in candidates if c and Path(c).is_file()), None)
+    if found is None:
+        pytest.skip('cuobjdump is not installed (CUDA toolkit or triton)')
+    return subprocess.run([found, *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_holds_every_architecture_of_torch_and_ptx_of_the_newest(library):
+    # make build-cuda builds the architectures this torch ships (7.5, 8.0,
+    # 8.6, 9.0, 10.0 and 12.0 for the CUDA 13 torch here) plus PTX of the newest.
+    import torch
+    archs = sorted(set(re.findall(r'sm_(\d+)', torch._C._cuda_getArchFlags() or '')), key=int)
+    if not archs:
+        pytest.skip('this torch names no CUDA architectures (a CPU-only build)')
+    elves = set(re.findall(r'sm_(\d+)', cuobjdump('--list-elf', str(library))))
+    ptx = set(re.findall(r'sm_(\d+)', cuobjdump('--list-ptx', str(library))))
+    assert set(archs) <= elves
+    assert ptx == {archs[-1]}

@@ -1,19 +1,18 @@
-"""torch.library.opcheck of every compiled operator: schema, autograd, fake and AOT dispatch."""
+"""torch.library.opcheck of every compiled operator on every device: schema, autograd, fake, AOT."""
 import pytest
 import torch
 
 N, C, H, W = 2, 3, 4, 5
 
 
-def tensor(*shape, requires_grad=False):
-    return torch.randn(shape, dtype=torch.float64, requires_grad=requires_grad)
+def forward_cases(device):
+    """(operator name, arguments) pairs of the forward operators."""
 
+    def tensor(*shape):
+        return torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
 
-def forward_cases():
-    x = tensor(N, C, H, W, requires_grad=True)
-    channel = tensor(N, C, 1, 1, requires_grad=True)
-    spatial = tensor(N, 1, H, W, requires_grad=True)
-    full = tensor(N, C, H, W, requires_grad=True)
+    x = tensor(N, C, H, W)
+    channel, spatial, full = tensor(N, C, 1, 1), tensor(N, 1, H, W), tensor(N, C, H, W)
     return [
         ('channel_stats', (x, )),
         ('spatial_stats', (x, )),
@@ -22,19 +21,24 @@ def forward_cases():
         ('sigmoid_gate', (x, full)),
         ('gated_spatial_stats', (x, channel)),
         ('channel_spatial_gate', (x, channel, spatial)),
-        ('same_conv2d', (x, tensor(C, 1, 3, 3, requires_grad=True), 2, C)),
-        ('same_conv2d', (x, tensor(1, C, 7, 7, requires_grad=True), 1, 1)),
-        ('pointwise_conv2d', (x, tensor(4, C, 1, 1, requires_grad=True))),
+        ('same_conv2d', (x, tensor(C, 1, 3, 3), 2, C)),
+        ('same_conv2d', (x, tensor(1, C, 7, 7), 1, 1)),
+        ('pointwise_conv2d', (x, tensor(4, C, 1, 1))),
     ]
 
 
-def backward_cases():
+def backward_cases(device):
     """(operator name, arguments) pairs; they call the extension, so tests build them."""
+
+    def tensor(*shape):
+        return torch.randn(shape, dtype=torch.float64, device=device)
+
+    ops = torch.ops.autola_mm
     x = tensor(N, C, H, W)
     channel, spatial, grad_stats = tensor(N, C, 1, 1), tensor(N, 1, H, W), tensor(N, 2, H, W)
     # The saved statistics must be those of x: the backward looks for the maximum.
-    stats = torch.ops.autola_mm.spatial_stats(x)
-    gated_stats = torch.ops.autola_mm.gated_spatial_stats(x, channel)
+    stats = ops.spatial_stats(x)
+    gated_stats = ops.gated_spatial_stats(x, channel)
     return [
         ('channel_stats_backward', (channel, channel, x, x.amax(dim=(2, 3), keepdim=True))),
         ('spatial_stats_backward', (grad_stats, x, stats)),
@@ -48,8 +52,12 @@ def backward_cases():
     ]
 
 
-def fused_backward_cases():
+def fused_backward_cases(device):
     """The steps of the fused SE and CBAM backward passes, on consistent saved tensors."""
+
+    def tensor(*shape):
+        return torch.randn(shape, dtype=torch.float64, device=device)
+
     ops = torch.ops.autola_mm
     x, grad = tensor(N, C, H, W), tensor(N, C, H, W)
     channel, spatial = tensor(N, C, 1, 1), tensor(N, 1, H, W)
@@ -69,22 +77,31 @@ def fused_backward_cases():
     ]
 
 
-@pytest.mark.parametrize('case', range(len(forward_cases())))
-def test_forward_operator(needs_compiled, case):
-    name, args = forward_cases()[case]
+def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(len(backward_cases())))
-def test_backward_operator(needs_compiled, case):
-    name, args = backward_cases()[case]
-    torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
+@pytest.mark.parametrize('case', range(10))
+def test_forward_operator(compiled_device, case):
+    check(*forward_cases(compiled_device)[case])
+
+
+@pytest.mark.parametrize('case', range(9))
+def test_backward_operator(compiled_device, case):
+    check(*backward_cases(compiled_device)[case])
 
 
 @pytest.mark.parametrize('case', range(5))
-def test_fused_backward_operator(needs_compiled, case):
-    name, args = fused_backward_cases()[case]
-    torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
+def test_fused_backward_operator(compiled_device, case):
+    check(*fused_backward_cases(compiled_device)[case])
+
+
+def test_every_operator_is_checked(needs_compiled):
+    names = {name for cases in (forward_cases('cpu'), backward_cases('cpu'),
+                                fused_backward_cases('cpu')) for name, _ in cases}
+    registered = {schema.name.split('::')[1] for schema in torch._C._jit_get_all_schemas()
+                  if schema.name.startswith('autola_mm::')}
+    assert names == registered
 
 
 def test_meta_kernels_check_arguments(needs_compiled):

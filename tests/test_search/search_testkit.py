@@ -18,6 +18,7 @@ from mmengine.registry import HOOKS
 from torch import nn
 
 from autola_mm.datasets import write_cifar_files
+from autola_mm.models.search import HOGASearchClassifier, SearchHOGA
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_CONFIG = REPO_ROOT / 'configs' / 'search' / 'autola_resnet20_cifar10.py'
@@ -112,15 +113,28 @@ default_hooks = dict(logger=dict(interval=1))
     return path
 
 
+class TinySupernet(nn.Module):
+    """A bias-free conv stem and ``num_cells`` SearchHOGA cells, each handed the
+    mixing weights: ``forward(x, mixing_weights)`` maps (N, 3, H, W) to
+    (N, channels, H, W)."""
+
+    def __init__(self, channels: int, num_cells: int = 1, kernel_size: int = 3):
+        super().__init__()
+        self.stem = nn.Conv2d(3, channels, kernel_size, padding=kernel_size // 2, bias=False)
+        self.cells = nn.ModuleList(SearchHOGA(channels) for _ in range(num_cells))
+
+    def forward(self, x, mixing_weights):
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x, mixing_weights)
+        return x
+
+
 def tiny_search_model(channels: int = 16, num_classes: int = 3, **kwargs):
     """A conv stem, one SearchHOGA and the classifier: a supernet small enough
     for float64 finite differences."""
-    from autola_mm.models.search import HOGASearchClassifier, SearchHOGA
-
-    backbone = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False),
-                             SearchHOGA(channels))
-    return HOGASearchClassifier(backbone, num_classes=num_classes, in_channels=channels,
-                                **kwargs)
+    return HOGASearchClassifier(TinySupernet(channels), num_classes=num_classes,
+                                in_channels=channels, **kwargs)
 
 
 def labelled_batch(num: int, num_classes: int, size: int = 6, dtype=torch.float32) -> dict:

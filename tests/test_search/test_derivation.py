@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from autola_mm.models.attention import PRIMITIVES, Genotype
-from autola_mm.models.search import dag_genotype, derive_genotype, nodes_of_alpha
+from autola_mm.models.search import derive_genotype, nodes_of_alpha
 
 COLUMN = {name: i for i, name in enumerate(PRIMITIVES)}
 
@@ -62,9 +62,7 @@ def test_derivation_follows_the_alpha_rows_of_smaller_cells():
     assert str(derive_genotype(alpha)) == 'SE:0 | CBAM:0 dil_conv_3x3:1'
 
 
-def test_dag_genotype_lists_slots_in_alpha_row_order():
-    dag = dag_genotype(4)
-    assert [slot for _, slot in dag.edges] == [0, 0, 1, 0, 1, 2, 0, 1, 2, 3]
+def test_the_rows_of_alpha_give_the_number_of_nodes():
     assert nodes_of_alpha(torch.zeros(10, 9)) == 4
     assert nodes_of_alpha(torch.zeros(1, 9)) == 1
 

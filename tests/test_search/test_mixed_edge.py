@@ -8,8 +8,8 @@ are about e^-40, so outputs agree to a tolerance).
 import pytest
 import torch
 
-from autola_mm.models.attention import HOGA, PRIMITIVES, FeatureStats, Genotype, build_operation
-from autola_mm.models.search import MixedEdge, SearchHOGA, lend_mixing_weights
+from autola_mm.models.attention import HOGA, PRIMITIVES, Genotype, build_operation
+from autola_mm.models.search import MixedEdge, SearchHOGA
 
 # Slot-ordered (the order the search cell sums edges in) and using every primitive.
 GENOTYPE = Genotype([
@@ -50,7 +50,7 @@ def test_a_one_hot_mixed_edge_is_its_operation(name):
     randomise_(edge, seed=1)
     x = torch.randn(4, 8, 6, 6)
     column = PRIMITIVES.index(name)
-    out = edge(x, FeatureStats(x), one_hot([column])[0])
+    out = edge(x, one_hot([column])[0])
     if name == 'none':
         assert torch.equal(out, torch.zeros_like(x))
         return
@@ -67,7 +67,7 @@ def test_the_mixed_edge_is_the_weighted_sum_of_its_candidates():
     x = torch.randn(4, 8, 6, 6)
     weights = torch.rand(len(PRIMITIVES))
     expected = sum(weights[c] * op(x) for c, op in zip(edge.columns, edge.ops))
-    torch.testing.assert_close(edge(x, FeatureStats(x), weights), expected)
+    torch.testing.assert_close(edge(x, weights), expected)
 
 
 def derived_state_dict(search: SearchHOGA, genotype: Genotype) -> dict:
@@ -102,28 +102,31 @@ def test_a_one_hot_search_cell_equals_the_derived_hoga_bitwise():
     search, derived = search_and_derived(seed=3)
     x = torch.randn(3, 16, 6, 6)
     weights = one_hot([PRIMITIVES.index(op) for op, _ in GENOTYPE.edges])
-    with lend_mixing_weights([search], weights):
-        out = search(x)
-    assert torch.equal(out, derived(x))
+    assert torch.equal(search(x, weights), derived(x))
 
 
 def test_a_large_alpha_search_cell_equals_the_derived_hoga_closely():
     search, derived = search_and_derived(seed=4)
     x = torch.randn(3, 16, 6, 6)
     alpha = 40.0 * one_hot([PRIMITIVES.index(op) for op, _ in GENOTYPE.edges])
-    with lend_mixing_weights([search], alpha.softmax(dim=-1)):
-        out = search(x)
+    out = search(x, alpha.softmax(dim=-1))
     torch.testing.assert_close(out, derived(x), rtol=1e-6, atol=1e-6)
-    with lend_mixing_weights([search], torch.full((10, 9), 1 / 9)):
-        assert not torch.allclose(search(x), out, atol=1e-3)
+    assert not torch.allclose(search(x, torch.full((10, 9), 1 / 9)), out, atol=1e-3)
 
 
 def test_the_search_cell_needs_weights_of_its_shape():
     cell = SearchHOGA(16)
     x = torch.randn(2, 16, 4, 4)
-    with pytest.raises(RuntimeError, match='no mixing weights'):
+    with pytest.raises(TypeError, match='mixing_weights'):
         cell(x)
-    with lend_mixing_weights([cell], torch.zeros(6, 9)), \
-            pytest.raises(ValueError, match=r'shape \(6, 9\).*expects \(10, 9\)'):
-        cell(x)
-    assert cell.mixing_weights is None
+    with pytest.raises(ValueError, match=r'shape \(6, 9\).*expects \(10, 9\)'):
+        cell(x, torch.zeros(6, 9))
+
+
+def test_the_search_cell_has_no_genotype_but_the_dag_of_alpha_rows():
+    cell = SearchHOGA(16)
+    assert not hasattr(cell, 'genotype')
+    assert 'none:' not in repr(cell) and 'in_channels=16, groups=4' in repr(cell)
+    assert [slot for node in cell.node_edges for _, slot in node] == [0, 0, 1, 0, 1, 2, 0, 1,
+                                                                      2, 3]
+    assert [e for node in cell.node_edges for e, _ in node] == list(range(10))

@@ -4,12 +4,13 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from search_testkit import labelled_batch, tiny_search_model
+from search_testkit import TinySupernet, labelled_batch, tiny_search_model
 from torch import nn
 
 from autola_mm.engine import SearchOptimWrapperConstructor
 from autola_mm.models.attention import PRIMITIVES
 from autola_mm.models.search import HOGASearchClassifier, SearchHOGA
+from autola_mm.ops import forced_ops_mode
 
 ARCH = dict(optimizer=dict(type='Adam', lr=3e-3, betas=(0.5, 0.999), weight_decay=1e-3))
 WEIGHTS = dict(optimizer=dict(type='SGD', lr=0.025, momentum=0.9, weight_decay=5e-4),
@@ -22,7 +23,7 @@ def build_optim_wrapper(model):
 
 def test_one_alpha_is_shared_by_every_cell():
     torch.manual_seed(0)
-    backbone = nn.Sequential(nn.Conv2d(3, 8, 1), SearchHOGA(8), SearchHOGA(8))
+    backbone = TinySupernet(8, num_cells=2, kernel_size=1)
     model = HOGASearchClassifier(backbone, num_classes=2, in_channels=8)
     assert model.alpha.shape == (10, len(PRIMITIVES))
     assert len(model.cells) == 2
@@ -106,10 +107,38 @@ def test_a_backbone_without_search_cells_is_refused():
         HOGASearchClassifier(backbone, num_classes=2, in_channels=8)
     with pytest.raises(ValueError, match='pass in_channels'):
         HOGASearchClassifier(nn.Sequential(SearchHOGA(8)), num_classes=2)
-    checkpointed = dict(type='PluginCifarResNet', depth=8, base_channels=8, with_cp=True,
+    with pytest.raises(ValueError, match=r'Sequential.forward takes no mixing weights'):
+        HOGASearchClassifier(nn.Sequential(SearchHOGA(8)), num_classes=2, in_channels=8)
+
+
+@pytest.mark.parametrize('unrolled', [False, True])
+def test_a_checkpointed_supernet_takes_the_same_search_step(unrolled):
+    """with_cp=True recomputes every block in backward, the cells with the
+    mixing weights they were handed: alpha and the weights move as without it.
+
+    On the reference ops: the compiled SE and CBAM backward passes call
+    ``autograd.grad`` on their logit networks, and every such call makes a
+    non-reentrant checkpoint recompute the whole block (same numbers, tens
+    of times slower).
+    """
+    models = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        backbone = dict(type='PluginCifarResNet', stage_blocks=(1, ), base_channels=8,
+                        with_cp=with_cp,
                         plugins=[dict(cfg=dict(type='SearchHOGA'), position='after_conv2')])
-    with pytest.raises(ValueError, match='with_cp=True in the backbone of a search model'):
-        HOGASearchClassifier(checkpointed, num_classes=2)
+        models.append(HOGASearchClassifier(backbone, num_classes=3, unrolled=unrolled).train())
+    data = dict(train=labelled_batch(4, 3, size=4), val=labelled_batch(4, 3, size=4))
+    alpha = models[0].alpha.detach().clone()
+    with forced_ops_mode('reference'):
+        for model in models:
+            model.train_step(data, build_optim_wrapper(model))
+    plain, checkpointed = models
+    assert all(block.with_cp for block in checkpointed.backbone.blocks())
+    assert (plain.alpha - alpha).abs().max() > 1e-3
+    torch.testing.assert_close(checkpointed.alpha, plain.alpha, rtol=0, atol=1e-7)
+    for ours, theirs in zip(checkpointed.parameters(), plain.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)
 
 
 def test_an_alpha_of_the_wrong_shape_is_refused_on_load():

@@ -14,6 +14,7 @@ from search_testkit import labelled_batch, tiny_search_model
 from torch.func import functional_call
 
 from autola_mm.engine import SearchOptimWrapperConstructor
+from autola_mm.ops import forced_ops_mode
 from autola_mm.models.search import VirtualStep, unrolled_architecture_grad
 
 LR, MOMENTUM, WEIGHT_DECAY = 0.5, 0.9, 1e-2
@@ -62,12 +63,11 @@ def reference_objective(model, train, val, alpha, buffers, create_graph):
     return loss(stepped, val)
 
 
-def exact_gradient(model, train, val, buffers, monkeypatch):
+def exact_gradient(model, train, val, buffers):
     """d F / d alpha through the virtual step (second derivatives of the pure
     PyTorch reference ops: the compiled ops have no double backward)."""
     alpha = model.alpha.detach().clone().requires_grad_()
-    with monkeypatch.context() as patch:
-        patch.setenv('AUTOLA_OPS', 'reference')
+    with forced_ops_mode('reference'):
         objective = reference_objective(model, train, val, alpha, buffers, True)
         return torch.autograd.grad(objective, alpha)[0]
 
@@ -92,7 +92,7 @@ def finite_difference(model, train, val, buffers, direction, h=1e-6) -> float:
     return (plus - minus).item() / (2 * h)
 
 
-def test_unrolled_gradient_matches_exact_and_finite_difference_references(setup, monkeypatch):
+def test_unrolled_gradient_matches_exact_and_finite_difference_references(setup):
     model, train, val, optimizer, buffers = setup
     weights = model.parameter_groups()['weights']
     before = [w.detach().clone() for w in weights]
@@ -103,7 +103,7 @@ def test_unrolled_gradient_matches_exact_and_finite_difference_references(setup,
     assert all(torch.equal(w, b) for w, b in zip(weights, before))
     assert model.alpha.grad is None and all(w.grad is None for w in weights)
 
-    exact = exact_gradient(model, train, val, buffers, monkeypatch)
+    exact = exact_gradient(model, train, val, buffers)
     torch.testing.assert_close(ours, exact, rtol=1e-6, atol=1e-9)
     first_order, = torch.autograd.grad(loss_fn(model, val)(), model.alpha)
     for direction in directions(ours):

@@ -5,8 +5,8 @@ import pytest
 import torch
 from tool_loading import load_tool
 
-
 from autola_mm.models.attention import HOGA, Genotype
+
 
 def load_demo():
     return load_tool('demo')
@@ -62,6 +62,7 @@ def test_the_figures_are_written_and_linked(quick_demo):
     work_dir, report = quick_demo
     pngs = sorted(p.relative_to(work_dir).as_posix() for p in work_dir.rglob('figures/**/*.png'))
     assert 'figures/selectivity/class_selectivity.png' in pngs
+    assert 'figures/grad_cam/grad_cam.png' in pngs
     assert sum(p.startswith('figures/tsne/') for p in pngs) == 5
     pngs += ['search/alpha_history.png', 'search/genotype.png']
     for png in pngs:
@@ -82,6 +83,31 @@ def test_the_table_goes_into_the_readme_block(quick_demo, tmp_path):
         demo.main(['--work-dir', str(work_dir), '--to-readme', str(readme)])
 
 
-def test_bad_sizes_are_refused():
+def test_bad_sizes_and_repeated_seeds_are_refused():
     with pytest.raises(SystemExit):
         load_demo().parse_args(['--epochs', '0'])
+    with pytest.raises(SystemExit):
+        load_demo().parse_args(['--seeds', '0', '1', '0'])
+
+
+def test_each_seed_trains_in_its_own_folder(tmp_path):
+    demo = load_demo()
+    assert demo.configs_seed() == 0
+    assert demo.run_dir(tmp_path, 'resnet20-se_digits.py', 0) == tmp_path / 'resnet20-se_digits'
+    assert demo.run_dir(tmp_path, 'resnet20-se_digits.py', 2) == (
+        tmp_path / 'resnet20-se_digits-seed2')
+
+
+def test_several_seeds_give_mean_sd_and_every_value():
+    rows = [dict(label='ResNet-20', top1=[99.44, 98.89, 99.17], params=272474, flops=41.3e6,
+                 speed=369.4),
+            dict(label='+ SE', top1=[98.61, 98.61, 98.61], params=274490, flops=41.5e6,
+                 speed=349)]
+    table = load_demo().report_table(rows, [0, 1, 2])
+    assert table == [
+        '| model | top-1 (%), mean ± sd | seeds 0, 1, 2 | parameters | FLOPs | train images/s |',
+        '| --- | --- | --- | --- | --- | --- |',
+        '| ResNet-20 | 99.17 ± 0.28 | 99.44, 98.89, 99.17 | 272,474 | 41.3M | 369 |',
+        '| + SE | 98.61 ± 0.00 | 98.61, 98.61, 98.61 | 274,490 | 41.5M | 349 |']
+    single = load_demo().report_table([dict(rows[0], top1=[99.44])], [0])
+    assert single[2] == '| ResNet-20 | 99.44 | 272,474 | 41.3M | 369 |'

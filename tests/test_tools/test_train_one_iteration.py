@@ -69,9 +69,9 @@ def train_tool():
     return load_tool('train')
 
 
-def train_once(train_tool, config, work_dir):
+def train_once(train_tool, config, work_dir, *options):
     """Run tools/train.py; check one iteration, a finite loss and a checkpoint."""
-    runner = train_tool.main([str(config), '--work-dir', str(work_dir)])
+    runner = train_tool.main([str(config), '--work-dir', str(work_dir), *options])
     assert (runner.epoch, runner.iter) == (1, 1)
     assert math.isfinite(runner.message_hub.get_scalar('train/loss').current())
     assert (work_dir / 'epoch_1.pth').is_file()
@@ -126,8 +126,8 @@ default_hooks = dict(logger=dict(interval=1))
     assert 0 <= top5 <= 100 and top5 % 25 == 0
 
 
-@pytest.mark.parametrize('attention', sorted(DETECTION))
-def test_detection(train_tool, tmp_path, coco_sample_dir, attention):
+def detection_config(tmp_path, coco_sample_dir, attention):
+    """The detection config of ``attention`` on the COCO sample, at a small scale."""
     faster = 'faster' in DETECTION[attention]
     body = COCO_BODY.format(
         # Untrained detectors score below the configs' thresholds: keep every
@@ -138,11 +138,26 @@ def test_detection(train_tool, tmp_path, coco_sample_dir, attention):
         annotations=str(coco_with_all_classes(coco_sample_dir, tmp_path)),
         train_pipeline=SMALL_SCALE.format(loader='train_dataloader') if faster else '',
         val_extra=SMALL_SCALE.format(loader='val_dataloader') if faster else '')
-    config = derived_config(tmp_path, 'detection', CONFIG_ROOT / DETECTION[attention], body)
+    return derived_config(tmp_path, 'detection', CONFIG_ROOT / DETECTION[attention], body)
+
+
+@pytest.mark.parametrize('attention', sorted(DETECTION))
+def test_detection(train_tool, tmp_path, coco_sample_dir, attention):
+    config = detection_config(tmp_path, coco_sample_dir, attention)
     runner = train_once(train_tool, config, tmp_path / 'work')
     check_attention(runner, attention)
     # With every box kept (score_thr=0), CocoMetric always has results to score.
     assert 0 <= runner.message_hub.get_scalar('val/coco/bbox_mAP').current() <= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='no CUDA device here: --amp trains on a GPU (make test-gpu)')
+def test_detection_hoga_amp_on_cuda(train_tool, tmp_path, coco_sample_dir):
+    """configs/faster_rcnn_r50_fpn_hoga_1x.py, one mixed-precision iteration on the GPU."""
+    config = detection_config(tmp_path, coco_sample_dir, 'hoga')
+    runner = train_once(train_tool, config, tmp_path / 'work', '--amp')
+    check_attention(runner, 'hoga')
+    assert next(runner.model.parameters()).is_cuda
 
 
 @pytest.mark.parametrize('attention', sorted(KEYPOINTS))

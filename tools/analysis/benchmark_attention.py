@@ -1,4 +1,4 @@
-"""Benchmark the attention core of Auto Learning Attention (Ma et al., NeurIPS 2020) on the CPU.
+"""Benchmark the attention core of Auto Learning Attention (Ma et al., NeurIPS 2020).
 
 For SE, CBAM and HOGA (built from ``autola_mm.models``) at each shape it times,
 forward (inference, ``eval()`` under ``no_grad``) and forward+backward
@@ -22,19 +22,20 @@ forward's output, everything autograd saves for the backward, the backward's
 temporaries and the gradients (a training step frees the gradients it made
 only before it returns, so every call starts from the same memory and the
 gradients count in its peak). The input, the weights and BN's running
-statistics exist before the call and are not counted.
+statistics exist before the call and are not counted. With ``--device cuda``
+every candidate runs on the GPU (timed between synchronisations, peak memory
+from the CUDA allocator's statistics).
 
 Prints one table and, last, the headline ratios at the first shape.
 
 Example:
     python tools/analysis/benchmark_attention.py
     python tools/analysis/benchmark_attention.py --modules cbam --shapes 16x256x56x56 --rounds 9
+    python tools/analysis/benchmark_attention.py --device cuda
 """
 import argparse
-import contextlib
 import copy
 import itertools
-import os
 import statistics
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
@@ -44,7 +45,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from autola_mm.models.attention import CBAM, HOGA, SE
-from autola_mm.ops import compiled_ops_available
+from autola_mm.ops import compiled_ops_available, forced_ops_mode
 
 MODULES = {'se': SE, 'cbam': CBAM, 'hoga': HOGA}
 MODULE_NAMES = {'se': 'SE', 'cbam': 'CBAM', 'hoga': 'HOGA'}
@@ -70,7 +71,7 @@ def parse_shape(text: str) -> Tuple[int, int, int, int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description='Benchmark SE, CBAM and HOGA on the CPU')
+    parser = argparse.ArgumentParser(description='Benchmark SE, CBAM and HOGA')
     parser.add_argument('--shapes', nargs='+', type=parse_shape,
                         default=[(16, 256, 56, 56), (8, 1024, 14, 14)],
                         help='input shapes NxCxHxW (default: 16x256x56x56 8x1024x14x14)')
@@ -78,27 +79,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=['se', 'cbam', 'hoga'], help='modules to benchmark')
     parser.add_argument('--rounds', type=int, default=7, help='timed rounds (medians over them)')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu',
+                        help='where the modules run (default: cpu)')
     parser.add_argument('--no-torch-compile', action='store_true',
                         help='leave out torch.compile(reference) (its first call compiles)')
     parser.add_argument('--seed', type=int, default=0, help='seed of weights and inputs')
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.threads < 1:
         parser.error('--rounds and --threads must be positive')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: torch sees no CUDA device here')
     return args
-
-
-@contextlib.contextmanager
-def ops_path(mode: str):
-    """Run the attention core on ``mode`` (``AUTOLA_OPS``) inside the block."""
-    previous = os.environ.get('AUTOLA_OPS')
-    os.environ['AUTOLA_OPS'] = mode
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ['AUTOLA_OPS']
-        else:
-            os.environ['AUTOLA_OPS'] = previous
 
 
 def timm_module(name: str, channels: int) -> Optional[nn.Module]:
@@ -121,12 +112,12 @@ def runs(module: nn.Module, x: torch.Tensor, grad: torch.Tensor,
     """A forward and a training step of ``module`` on the ``mode`` path."""
 
     def forward():
-        with ops_path(mode), torch.no_grad():
+        with forced_ops_mode(mode), torch.no_grad():
             module.train(False)
             return module(x)
 
     def train():
-        with ops_path(mode):
+        with forced_ops_mode(mode):
             module.train(True)
             module(x).backward(grad)
             x.grad = None
@@ -141,6 +132,7 @@ def build_candidates(name: str, x: torch.Tensor, grad: torch.Tensor, seed: int,
     torch.manual_seed(seed)
     ours = MODULES[name](x.shape[1])
     ours.init_weights()
+    ours.to(x.device)
     label = MODULE_NAMES[name]
     candidates = [
         Candidate(label, EAGER, *runs(ours, x, grad, 'reference')),
@@ -151,25 +143,42 @@ def build_candidates(name: str, x: torch.Tensor, grad: torch.Tensor, seed: int,
         candidates.append(Candidate(label, TORCH_COMPILE, *runs(compiled, x, grad, 'reference')))
     theirs = timm_module(name, x.shape[1])
     if theirs is not None:
+        theirs.to(x.device)
         candidates.append(Candidate(label, TIMM, *runs(theirs, x, grad, 'reference')))
     return candidates
 
 
-def round_robin(steps: Dict[str, Callable[[], object]], rounds: int) -> Dict[str, float]:
+def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work (a no-op on the CPU)."""
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def round_robin(steps: Dict[str, Callable[[], object]], rounds: int,
+                device: str) -> Dict[str, float]:
     """Median seconds of every step; each round runs each step untimed, then timed."""
     times: Dict[str, List[float]] = {key: [] for key in steps}
     for _ in range(rounds):
         for key, step in steps.items():
             step()
+            synchronize(device)
             start = time.perf_counter()
             step()
+            synchronize(device)
             times[key].append(time.perf_counter() - start)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
-def peak_memory(step: Callable[[], object]) -> int:
+def peak_memory(step: Callable[[], object], device: str) -> int:
     """Bytes allocated at the peak of one call of ``step``, above its start."""
     step()
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        start = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - start
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     events = sorted((event.start_ns(), event.nbytes())
@@ -181,9 +190,9 @@ def peak_memory(step: Callable[[], object]) -> int:
 def benchmark_shape(shape, args) -> Tuple[float, List[dict]]:
     """Rows of the table for one shape, and the time of one copy of the input."""
     gen = torch.Generator().manual_seed(args.seed)
-    x = torch.randn(shape, generator=gen).requires_grad_()
-    grad = torch.randn(shape, generator=gen)
-    out = torch.empty(shape)
+    x = torch.randn(shape, generator=gen).to(args.device).requires_grad_()
+    grad = torch.randn(shape, generator=gen).to(args.device)
+    out = torch.empty(shape, device=args.device)
     candidates = [
         candidate for name in args.modules
         for candidate in build_candidates(name, x, grad, args.seed, not args.no_torch_compile)
@@ -194,15 +203,15 @@ def benchmark_shape(shape, args) -> Tuple[float, List[dict]]:
         steps[f'{candidate.module}/{candidate.name}/train'] = candidate.train
     for step in steps.values():  # the first calls compile and warm up
         step()
-    medians = round_robin(steps, args.rounds)
+    medians = round_robin(steps, args.rounds, args.device)
     rows = []
     for candidate in candidates:
         key = f'{candidate.module}/{candidate.name}'
         rows.append(
             dict(shape=shape, module=candidate.module, name=candidate.name,
                  forward=medians[f'{key}/forward'], train=medians[f'{key}/train'],
-                 forward_peak=peak_memory(candidate.forward),
-                 train_peak=peak_memory(candidate.train)))
+                 forward_peak=peak_memory(candidate.forward, args.device),
+                 train_peak=peak_memory(candidate.train, args.device)))
     return medians['copy'], rows
 
 
@@ -244,11 +253,13 @@ def headline(copy_time: float, rows: List[dict]) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if not compiled_ops_available('cpu'):
-        raise SystemExit('the compiled attention core is not built: run `python setup.py '
-                         'build_ext --inplace` (or pip install -e .) without AUTOLA_WITH_OPS=0')
+    if not compiled_ops_available(args.device):
+        raise SystemExit(f'the compiled attention core is not built for {args.device}: run '
+                         '`python setup.py build_ext --inplace` (or pip install -e .) without '
+                         'AUTOLA_WITH_OPS=0; for cuda, make build-cuda')
     torch.set_num_threads(args.threads)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, float32, '
+    where = torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'
+    print(f'torch {torch.__version__}, {where}, {torch.get_num_threads()} threads, float32, '
           f'{args.rounds} rounds (medians); copies = time / time of out.copy_(x)')
     results = [benchmark_shape(shape, args) for shape in args.shapes]
     print(format_table(results))

@@ -16,16 +16,14 @@ Example::
 import argparse
 import csv
 import os.path as osp
-import sys
 from typing import Optional, Sequence
 
 from mmengine.utils import mkdir_or_exist
 
-from autola_mm.analysis import (CheckpointMismatchError, add_data_arguments,
-                                add_model_arguments, build_dataloader,
-                                class_names, load_model,
+from autola_mm.analysis import (add_data_arguments, add_model_arguments,
+                                build_dataloader, class_names, load_model,
                                 measure_class_selectivity, parse_args,
-                                parse_model_specs, select_stages,
+                                parse_model_specs, run_tool, select_stages,
                                 selectivity_figure)
 
 
@@ -50,13 +48,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         ``indices`` (model label to stage to (C,) array).
     """
     args = parse_args(build_parser(), argv)
-    mkdir_or_exist(args.out_dir)
-    indices = {}
+    # Every model, stage and split is checked before the work starts.
+    runs = []
     for config, checkpoint, label in parse_model_specs(args.models):
         model, cfg = load_model(config, checkpoint, args.cfg_options)
-        loader = build_dataloader(cfg, args.split, args.max_samples)
+        stages = select_stages(model, args.stages)
+        runs.append((label, model, stages, build_dataloader(cfg, args.split, args.max_samples)))
+    mkdir_or_exist(args.out_dir)
+    indices = {}
+    for label, model, stages, loader in runs:
         print(f'\nclass selectivity of {label} on {len(loader.dataset)} images')
-        per_stage = measure_class_selectivity(model, loader, select_stages(model, args.stages),
+        per_stage = measure_class_selectivity(model, loader, stages,
                                               len(class_names(loader.dataset)))
         indices[label] = {stage: index.numpy() for stage, index in per_stage.items()}
 
@@ -75,7 +77,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except CheckpointMismatchError as error:
-        sys.exit(f'error: {error}')
+    run_tool(main)

@@ -11,11 +11,13 @@ Examples:
     python tools/analysis/get_flops.py CONFIG --cfg-options model.backbone.depth=101
 """
 import argparse
+import sys
 from typing import Optional, Sequence
 
 from mmengine.config import DictAction
 
 from autola_mm.analysis.complexity import get_flops
+from autola_mm.utils import GenotypeFileError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -34,7 +36,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the CLI."""
     args = parse_args(argv)
-    print(get_flops(args.config, args.shape, args.cfg_options, args.max_depth).format())
+    try:
+        complexity = get_flops(args.config, args.shape, args.cfg_options, args.max_depth)
+    except GenotypeFileError as error:
+        sys.exit(f'error: {error}')
+    print(complexity.format())
 
 
 if __name__ == '__main__':

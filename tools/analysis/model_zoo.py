@@ -4,9 +4,11 @@ One row per experiment config of the supplement in ``configs/`` (not the
 search supernet of ``configs/search`` nor the digits demo of
 ``configs/demo``): parameters and FLOPs from
 ``tools/analysis/get_flops.py`` at the experiment's input size, the growth
-over the same model without attention, the metric the paper reports where
-it gives one, and the metric we measured (none of these models has been
-trained here yet).
+over the same model without attention (the config built with
+``model.backbone.plugins=None``), the metric the paper reports where it
+gives one, and the metric we measured (none of these models has been
+trained here yet). ``tests/test_tools/test_model_zoo.py`` measures rows of
+``docs/model_zoo.md`` again and fails when the table no longer matches.
 
 Example:
     python tools/analysis/model_zoo.py              # writes docs/model_zoo.md
@@ -18,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from autola_mm.analysis.complexity import get_flops
+from autola_mm.analysis.complexity import count_parameters, get_flops
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_ROOT = REPO_ROOT / 'configs'
 NOT_TRAINED = 'not trained here'
 NOT_REPORTED = '-'
 ATTENTION_ORDER = ('none', 'SE', 'CBAM', 'HOGA')
+# The same model without its attention plugins.
+WITHOUT_ATTENTION = {'model.backbone.plugins': None}
 
 # (title, config glob under configs/, metric, input (H, W) or None for
 # get_flops's default for the config).
@@ -60,7 +64,7 @@ class ZooRow:
     input_shape: Tuple[int, int]
     params: int
     flops: int
-    plain_params: Optional[int]
+    plain_params: Optional[int]  # without attention; None for a model without
     metric: str
 
 
@@ -70,56 +74,89 @@ def attention_of(config: Path) -> str:
     return found[0].upper() if found else 'none'
 
 
-def plain_name(config: Path) -> Path:
-    """The config of the same model without attention."""
-    stem = re.sub(r'[-_](se|cbam|hoga)(?=[-_])', '', config.stem)
-    return config.with_name(stem + config.suffix)
-
-
 def display_order(config: Path) -> tuple:
     """Sort key: backbones by depth (natural order), then none, SE, CBAM, HOGA."""
-    plain = [int(part) if part.isdigit() else part
-             for part in re.split(r'(\d+)', plain_name(config).stem)]
+    plain_stem = re.sub(r'[-_](se|cbam|hoga)(?=[-_])', '', config.stem)
+    plain = [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', plain_stem)]
     return plain, ATTENTION_ORDER.index(attention_of(config))
 
 
-def zoo_rows(count: Callable, sections=SECTIONS) -> List[ZooRow]:
-    """Measure every config of every section.
+def measure_row(count: Callable, count_params: Callable, section: str, config: Path,
+                metric: str, shape: Optional[Tuple[int, int]]) -> ZooRow:
+    """Measure one config.
 
     Args:
         count (Callable): ``count(config_path, shape, cfg_options)``
             returning an object with ``params``, ``flops`` and
-            ``input_shape`` (1, 3, H, W), as get_flops's ``get_flops`` does.
+            ``input_shape`` (1, 3, H, W), as ``get_flops`` does.
+        count_params (Callable): ``count_params(config_path, cfg_options)``
+            returning the number of parameters, as ``count_parameters`` does.
+        section (str): Title of the config's table.
+        config (Path): The config file under ``configs/``.
+        metric (str): The section's metric.
+        shape (tuple[int, int], optional): Input (H, W); None: the config's.
+
+    Returns:
+        ZooRow: The row; ``plain_params`` counts the config's model with
+        ``model.backbone.plugins=None`` when its name announces attention.
+    """
+    result = count(str(config), shape, None)
+    attention = attention_of(config)
+    plain_params = (None if attention == 'none' else count_params(str(config),
+                                                                  WITHOUT_ATTENTION))
+    return ZooRow(section, str(config.relative_to(CONFIG_ROOT)), attention,
+                  tuple(result.input_shape[2:]), result.params, result.flops, plain_params,
+                  metric)
+
+
+def zoo_configs(sections=SECTIONS) -> List[Tuple[str, Path, str, Optional[Tuple[int, int]]]]:
+    """Every config of every section, in section order and :func:`display_order`.
+
+    Args:
         sections (list): ``(title, glob, metric, shape)`` entries.
 
     Returns:
-        list[ZooRow]: The rows, in section order, configs in :func:`display_order`.
+        list[tuple]: ``(title, config, metric, shape)`` per config.
     """
-    rows, params_of = [], {}
+    entries = []
     for title, pattern, metric, shape in sections:
         configs = sorted(CONFIG_ROOT.glob(pattern), key=display_order)
         if not configs:
             raise FileNotFoundError(f'no config matches configs/{pattern}')
-        for config in configs:
-            result = count(str(config), shape, None)
-            params_of[config] = result.params
-            rows.append(ZooRow(title, str(config.relative_to(CONFIG_ROOT)),
-                               attention_of(config), tuple(result.input_shape[2:]),
-                               result.params, result.flops, None, metric))
-    for row in rows:
-        plain = plain_name(CONFIG_ROOT / row.config)
-        if row.attention != 'none' and plain in params_of:
-            row.plain_params = params_of[plain]
-    return rows
+        entries += [(title, config, metric, shape) for config in configs]
+    return entries
 
 
-def placement_params(count: Callable) -> Dict[str, int]:
+def zoo_rows(count: Callable, count_params: Callable, sections=SECTIONS) -> List[ZooRow]:
+    """Measure every config of every section (see :func:`measure_row`)."""
+    return [measure_row(count, count_params, title, config, metric, shape)
+            for title, config, metric, shape in zoo_configs(sections)]
+
+
+def placement_params(count_params: Callable) -> Dict[str, int]:
     """Parameters of ImageNet ResNet-50 + HOGA for each plugin position."""
     config = str(CONFIG_ROOT / PLACEMENT_CONFIG)
     return {
-        position: count(config, None, {'model.backbone.plugins.0.position': position}).params
+        position: count_params(config, {'model.backbone.plugins.0.position': position})
         for position in PLACEMENTS
     }
+
+
+def section_header(metric: str) -> List[str]:
+    """The header lines of a section's table."""
+    return [f'| config | attention | input | params (M) | added (M) | FLOPs (G) '
+            f'| paper {metric} | ours {metric} |',
+            '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
+
+
+def render_row(row: ZooRow) -> str:
+    """One config's line of the table."""
+    added = (f'{(row.params - row.plain_params) / 1e6:+.3f}'
+             if row.plain_params is not None else NOT_REPORTED)
+    return (f'| [{Path(row.config).name}](../configs/{row.config}) | {row.attention} '
+            f'| {row.input_shape[0]}x{row.input_shape[1]} | {row.params / 1e6:.3f} | {added} '
+            f'| {row.flops / 1e9:.3f} | {PAPER_METRICS.get(row.config, NOT_REPORTED)} '
+            f'| {MEASURED_METRICS.get(row.config, NOT_TRAINED)} |')
 
 
 def render(rows: Sequence[ZooRow], placements: Dict[str, int]) -> str:
@@ -131,8 +168,10 @@ def render(rows: Sequence[ZooRow], placements: Dict[str, int]) -> str:
         '`tools/analysis/model_zoo.py` '
         'with `tools/analysis/get_flops.py` (one FLOP is one multiply-add; the input is one '
         'image of the size given). "Added" is the growth in parameters over the same model '
-        'without attention. SE, CBAM and HOGA sit after conv2 of every residual block (see '
-        'the last table for why).',
+        'without attention (the config with `model.backbone.plugins=None`). SE, CBAM and HOGA '
+        'sit after conv2 of every residual block, in every stage (see the last table for '
+        'why). `tests/test_tools/test_model_zoo.py` measures rows of this page again, so it '
+        'cannot drift from the configs.',
         '',
         f'"Paper" is the metric the AutoLA paper reports ({NOT_REPORTED}: the supplement, the '
         "copy of the paper this project starts from, gives no metrics; it refers to the main "
@@ -143,17 +182,8 @@ def render(rows: Sequence[ZooRow], placements: Dict[str, int]) -> str:
     for row in rows:
         if row.section != section:
             section = row.section
-            lines += ['', f'## {section}', '',
-                      f'| config | attention | input | params (M) | added (M) | FLOPs (G) '
-                      f'| paper {row.metric} | ours {row.metric} |',
-                      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
-        added = (f'{(row.params - row.plain_params) / 1e6:+.3f}'
-                 if row.plain_params is not None else NOT_REPORTED)
-        lines.append(
-            f'| [{Path(row.config).name}](../configs/{row.config}) | {row.attention} '
-            f'| {row.input_shape[0]}x{row.input_shape[1]} | {row.params / 1e6:.3f} | {added} '
-            f'| {row.flops / 1e9:.3f} | {PAPER_METRICS.get(row.config, NOT_REPORTED)} '
-            f'| {MEASURED_METRICS.get(row.config, NOT_TRAINED)} |')
+            lines += ['', f'## {section}', '', *section_header(row.metric)]
+        lines.append(render_row(row))
     plain = next(r.plain_params for r in rows if r.config == PLACEMENT_CONFIG)
     lines += [
         '', '## Where HOGA sits in a bottleneck', '',
@@ -184,7 +214,12 @@ def main(argv=None) -> None:
         print(f'measuring {config} {cfg_options or ""}', flush=True)
         return get_flops(config, shape=shape, cfg_options=cfg_options)
 
-    Path(args.out).write_text(render(zoo_rows(count), placement_params(count)))
+    def count_params(config: str, cfg_options):
+        print(f'counting the parameters of {config} {cfg_options}', flush=True)
+        return count_parameters(config, cfg_options)
+
+    rows = zoo_rows(count, count_params)
+    Path(args.out).write_text(render(rows, placement_params(count_params)))
     print(f'wrote {args.out}')
 
 

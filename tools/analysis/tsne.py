@@ -16,18 +16,17 @@ Example::
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.utils import mkdir_or_exist
 
-from autola_mm.analysis import (CheckpointMismatchError, add_data_arguments,
-                                add_model_arguments, barnes_hut_tsne,
-                                build_dataloader, class_names, load_model,
+from autola_mm.analysis import (add_data_arguments, add_model_arguments,
+                                barnes_hut_tsne, build_dataloader,
+                                check_perplexity, class_names, load_model,
                                 parse_args, parse_model_specs,
-                                pooled_stage_features, select_stages,
-                                tsne_figure)
+                                pooled_stage_features, run_tool,
+                                select_stages, tsne_figure)
 from autola_mm.analysis.tsne import BACKENDS
 
 
@@ -58,13 +57,18 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         ``labels`` paths, the figure ``layout`` and the ``stage``.
     """
     args = parse_args(build_parser(), argv)
-    mkdir_or_exist(args.out_dir)
-    outputs = {}
+    # Every model, stage and split is checked before the work starts.
+    runs = []
     for config, checkpoint, label in parse_model_specs(args.models):
         model, cfg = load_model(config, checkpoint, args.cfg_options)
         stages = select_stages(model, None if args.stage is None else [args.stage])
         stage, stage_module = next(reversed(stages.items()))
         loader = build_dataloader(cfg, args.split, args.max_samples)
+        check_perplexity(args.perplexity, len(loader.dataset))
+        runs.append((label, model, stage, stage_module, loader))
+    mkdir_or_exist(args.out_dir)
+    outputs = {}
+    for label, model, stage, stage_module, loader in runs:
         print(f'\n{stage} features of {label} on {len(loader.dataset)} images')
         features, labels = pooled_stage_features(model, loader, stage, stage_module)
         embedding = barnes_hut_tsne(features, args.perplexity, args.seed, args.backend)
@@ -80,7 +84,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except CheckpointMismatchError as error:
-        sys.exit(f'error: {error}')
+    run_tool(main)

@@ -17,17 +17,16 @@ Example::
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional, Sequence, Union
 
 from mmengine.config import Config
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-from autola_mm.analysis import (CheckpointMismatchError, add_data_arguments,
+from autola_mm.analysis import (AnalysisInputError, add_data_arguments,
                                 add_model_arguments, build_dataset,
                                 cam_grid_figure, class_names, explain,
                                 load_image_file, load_model, parse_args,
-                                parse_model_specs, resolve_layer)
+                                parse_model_specs, resolve_layer, run_tool)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,8 +66,8 @@ def load_samples(cfg: Config, items: Sequence[Union[str, int]], split: str) -> t
     dataset = build_dataset(cfg, split)
     outside = [index for index in items if not 0 <= index < len(dataset)]
     if outside:
-        raise ValueError(f'indices {outside} are outside the {split} dataset of '
-                         f'{len(dataset)} images')
+        raise AnalysisInputError(f'indices {outside} are outside the {split} dataset of '
+                                 f'{len(dataset)} images')
     names = class_names(dataset)
     samples = [dataset[index] for index in items]
     labels = [f'#{index}: {class_name(int(sample["data_samples"].gt_label[0]), names)}'
@@ -86,18 +85,20 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         dict: The ``figure`` path and its ``layout``.
     """
     args = parse_args(build_parser(), argv)
-    mkdir_or_exist(args.out_dir)
     specs = parse_model_specs(args.models)
     items = args.images or args.indices
-    explanations = [[] for _ in items]
-    captions = [[] for _ in items]
-    row_labels = []
-    progress = ProgressBar(len(items) * len(specs))
+    # Every model, layer and image is checked before the work starts.
+    models = []
     for config, checkpoint, _ in specs:
         model, cfg = load_model(config, checkpoint, args.cfg_options)
         _, layer = resolve_layer(model, args.layer)
         samples, names, row_labels = load_samples(cfg, items, args.split)
-        names = names or (model.dataset_meta or {}).get('classes')
+        models.append((model, layer, samples, names or (model.dataset_meta or {}).get('classes')))
+    mkdir_or_exist(args.out_dir)
+    explanations = [[] for _ in items]
+    captions = [[] for _ in items]
+    progress = ProgressBar(len(items) * len(specs))
+    for model, layer, samples, names in models:
         for row, sample in enumerate(samples):
             explanation = explain(model, layer, sample['inputs'])
             explanations[row].append(explanation)
@@ -117,7 +118,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except CheckpointMismatchError as error:
-        sys.exit(f'error: {error}')
+    run_tool(main)

@@ -10,11 +10,14 @@ from typing import Optional
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ...ops import cbam_attention, channel_spatial_gate, gated_spatial_stats
+from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
-from .feature_stats import FeatureStats
+from .layer_configs import DEFAULT_ACT_CFG, ConfigType, build_norm
 from .same_conv import SameConv2d
 from .weight_init import init_attention_weights
+
+#: CBAM's spatial BN: momentum 0.01, as in the CBAM authors' code.
+CBAM_NORM_CFG = dict(type='BN', momentum=0.01)
 
 
 @MODELS.register_module()
@@ -30,9 +33,10 @@ class CBAM(nn.Module):
         min_rd_channels (int): Lower bound of the hidden width computed from
             ``rd_ratio``. Default: 0, the authors' ``floor(C / r)``.
         kernel_size (int): Odd kernel size of the spatial conv. Default: 7.
-        affine (bool): Whether the spatial BN has a weight and bias (the
-            search uses False). Its momentum is 0.01, as in the CBAM authors'
-            code. Default: True.
+        norm_cfg (dict): The spatial gate's norm layer. Default:
+            ``dict(type='BN', momentum=0.01)``; the search uses
+            ``affine=False``.
+        act_cfg (dict): The MLP's activation. Default: ``dict(type='ReLU')``.
     """
 
     _abbr_ = 'cbam'
@@ -43,13 +47,14 @@ class CBAM(nn.Module):
                  rd_channels: Optional[int] = None,
                  min_rd_channels: int = 0,
                  kernel_size: int = 7,
-                 affine: bool = True):
+                 norm_cfg: ConfigType = CBAM_NORM_CFG,
+                 act_cfg: ConfigType = DEFAULT_ACT_CFG):
         super().__init__()
         self.in_channels = in_channels
         hidden = reduced_channels(in_channels, rd_ratio, rd_channels, min_rd_channels)
-        self.channel_mlp = ChannelMLP(in_channels, hidden, bias=True)
+        self.channel_mlp = ChannelMLP(in_channels, hidden, bias=True, act_cfg=act_cfg)
         self.spatial_conv = SameConv2d(2, 1, kernel_size)
-        self.spatial_bn = nn.BatchNorm2d(1, momentum=0.01, affine=affine)
+        self.spatial_bn = build_norm(norm_cfg, 1)
 
     def init_weights(self) -> None:
         """Kaiming MLP and conv weights, BN weight 1 and bias 0."""
@@ -79,22 +84,14 @@ class CBAM(nn.Module):
         """
         return self.spatial_bn(self.spatial_conv(pooled)).to(pooled.dtype)
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate the channels, then the positions of ``x``.
-
-        Without ``stats`` the whole module is one :func:`autola_mm.ops.cbam_attention`
-        call (with its fused backward); with ``stats`` (shared pooling in HOGA)
-        it starts from the cached channel pooling.
+    def forward(self, x: Tensor) -> Tensor:
+        """Gate the channels, then the positions of ``x``: one ``cbam_attention``.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Cached pooling of ``x``.
 
         Returns:
             Tensor: ``x * sigmoid(channel) * sigmoid(spatial)``, (N, C, H, W).
         """
-        if stats is None:
-            return cbam_attention(x, self.channel_logits, self.spatial_logits)
-        channel = self.channel_logits(*FeatureStats.of(x, stats).channel_stats)
-        spatial = self.spatial_logits(gated_spatial_stats(x, channel))
-        return channel_spatial_gate(x, channel, spatial)
+        return ops_for(x).cbam_attention(x, self.channel_logits, self.spatial_logits,
+                                         tuple(self.parameters()))

@@ -10,7 +10,11 @@ import warnings
 from fractions import Fraction
 from typing import Optional
 
+from mmcv.cnn import build_activation_layer
+
 from torch import Tensor, nn
+
+from .layer_configs import DEFAULT_ACT_CFG, ConfigType
 
 
 def reduced_channels(channels: int,
@@ -54,22 +58,28 @@ def _is_count(value) -> bool:
 
 
 class ChannelMLP(nn.Module):
-    """``fc2(relu(fc1(p)))`` on a pooled descriptor ``p``.
+    """``fc2(act(fc1(p)))`` on a pooled descriptor ``p``.
 
     Args:
         channels (int): Input and output width ``C``.
         hidden_channels (int): Hidden width; 0 gives a constant zero output.
         bias (bool): Whether both layers have a bias. SE has none, CBAM has.
+        act_cfg (dict): The activation between the layers. Default:
+            ``dict(type='ReLU')``.
     """
 
-    def __init__(self, channels: int, hidden_channels: int, bias: bool = False):
+    def __init__(self,
+                 channels: int,
+                 hidden_channels: int,
+                 bias: bool = False,
+                 act_cfg: ConfigType = DEFAULT_ACT_CFG):
         super().__init__()
         with warnings.catch_warnings():
             # nn.Linear warns that initialising a zero-width weight is a no-op.
             warnings.filterwarnings('ignore', message='Initializing zero-element tensors')
             self.fc1 = nn.Linear(channels, hidden_channels, bias=bias)
             self.fc2 = nn.Linear(hidden_channels, channels, bias=bias)
-        self.act = nn.ReLU()
+        self.act = build_activation_layer(act_cfg)
 
     def forward(self, pooled: Tensor) -> Tensor:
         """Channel logits of a pooled descriptor.

@@ -11,16 +11,21 @@ Four HOGA operations turn a small factorized conv into gate logits:
 * ``dil_conv_3x3_spatial``: a dense 3x3 dilation-2 conv (2 -> 1), a 1x1 conv
   and BN on the channel pool, gating every position of ``x``.
 
-No conv has a bias; every padding keeps H x W. The logits are cast to the
-dtype of ``x`` before gating (under autocast the convs may run in bfloat16).
+:class:`SepConvGate` and :class:`DilConvGate` build both variants of their
+convolution, ``spatial`` choosing the channel pool as input. No conv has a
+bias; every padding keeps H x W. The logits are cast to the dtype of ``x``
+before gating (under autocast the convs may run in bfloat16).
 """
-from typing import Optional
-
 from torch import Tensor, nn
 
-from ...ops import sigmoid_gate
-from .feature_stats import FeatureStats
+from mmcv.cnn import build_activation_layer
+
+from ...ops import ops_for
+from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
 from .same_conv import SameConv2d
+
+#: The maps of the channel pool ``[max_c, mean_c]`` a spatial gate reads.
+POOLED_MAPS = 2
 
 
 class ConvPointwiseBN(nn.Module):
@@ -34,7 +39,7 @@ class ConvPointwiseBN(nn.Module):
         depthwise (bool): If True the k x k conv is depthwise (in -> in) and
             the 1 x 1 conv maps in -> out; if False the k x k conv is dense
             (in -> out) and the 1 x 1 conv maps out -> out. Default: True.
-        affine (bool): Whether the BN has a weight and bias. Default: True.
+        norm_cfg (dict): The norm layer. Default: ``dict(type='BN')``.
     """
 
     def __init__(self,
@@ -43,7 +48,7 @@ class ConvPointwiseBN(nn.Module):
                  kernel_size: int = 3,
                  dilation: int = 1,
                  depthwise: bool = True,
-                 affine: bool = True):
+                 norm_cfg: ConfigType = DEFAULT_NORM_CFG):
         super().__init__()
         mid_channels = in_channels if depthwise else out_channels
         self.spatial = SameConv2d(
@@ -53,7 +58,7 @@ class ConvPointwiseBN(nn.Module):
             dilation=dilation,
             groups=in_channels if depthwise else 1)
         self.pointwise = SameConv2d(mid_channels, out_channels, 1)
-        self.bn = nn.BatchNorm2d(out_channels, affine=affine)
+        self.bn = build_norm(norm_cfg, out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         """Convolve, then normalise.
@@ -67,125 +72,93 @@ class ConvPointwiseBN(nn.Module):
         return self.bn(self.pointwise(self.spatial(x)))
 
 
+def _gate(x: Tensor, spatial: bool, logits_of) -> Tensor:
+    """``x * sigmoid(logits_of(input))``, the input being ``x`` or its channel pool."""
+    ops = ops_for(x)
+    source = ops.spatial_stats(x) if spatial else x
+    return ops.sigmoid_gate(x, logits_of(source).to(x.dtype))
+
+
 class SepConvGate(nn.Module):
-    """``sep_conv_3x3``: a two-stage separable conv gating every element.
+    """``sep_conv_3x3`` (``spatial=False``) or ``sep_conv_3x3_spatial``.
+
+    Two stacked (k x k depthwise, 1 x 1, BN) with an activation between, on
+    ``x`` (C -> C -> C, gating every element) or on its channel pool
+    (2 -> 2 -> 1, gating every position).
 
     Args:
-        channels (int): Channels of the input.
-        affine (bool): Whether the BNs are affine. Default: True.
+        channels (int): Channels of the input; a spatial gate's weights do
+            not depend on it.
+        spatial (bool): Read the channel pool and gate positions. Default: False.
         kernel_size (int): Size of the depthwise convs. Default: 3.
+        norm_cfg (dict): The norm layers. Default: ``dict(type='BN')``.
+        act_cfg (dict): The activation. Default: ``dict(type='ReLU')``.
     """
 
-    def __init__(self, channels: int, affine: bool = True, kernel_size: int = 3):
+    def __init__(self,
+                 channels: int,
+                 spatial: bool = False,
+                 kernel_size: int = 3,
+                 norm_cfg: ConfigType = DEFAULT_NORM_CFG,
+                 act_cfg: ConfigType = DEFAULT_ACT_CFG):
         super().__init__()
-        self.conv1 = ConvPointwiseBN(channels, channels, kernel_size, affine=affine)
-        self.act = nn.ReLU()
-        self.conv2 = ConvPointwiseBN(channels, channels, kernel_size, affine=affine)
+        self.spatial = spatial
+        width = POOLED_MAPS if spatial else channels
+        self.conv1 = ConvPointwiseBN(width, width, kernel_size, norm_cfg=norm_cfg)
+        self.act = build_activation_layer(act_cfg)
+        self.conv2 = ConvPointwiseBN(width, 1 if spatial else channels, kernel_size,
+                                     norm_cfg=norm_cfg)
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate every element of ``x``.
+    def forward(self, x: Tensor) -> Tensor:
+        """Gate ``x``.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Unused; accepted like every operation.
 
         Returns:
-            Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
+            Tensor: ``x * sigmoid(logits)``, logits (N, C, H, W) or (N, 1, H, W).
         """
-        return sigmoid_gate(x, self.conv2(self.act(self.conv1(x))).to(x.dtype))
+        return _gate(x, self.spatial, lambda t: self.conv2(self.act(self.conv1(t))))
 
 
 class DilConvGate(nn.Module):
-    """``dil_conv_3x3``: a dilated separable conv gating every element.
+    """``dil_conv_3x3`` (``spatial=False``) or ``dil_conv_3x3_spatial``.
+
+    One dilated (k x k, 1 x 1, BN): depthwise on ``x`` (C -> C, gating every
+    element), or dense on its channel pool (2 -> 1, gating every position).
 
     Args:
-        channels (int): Channels of the input.
-        affine (bool): Whether the BN is affine. Default: True.
-        kernel_size (int): Size of the depthwise conv. Default: 3.
+        channels (int): Channels of the input; a spatial gate's weights do
+            not depend on it.
+        spatial (bool): Read the channel pool and gate positions. Default: False.
+        kernel_size (int): Size of the k x k conv. Default: 3.
         dilation (int): Its dilation. Default: 2.
+        norm_cfg (dict): The norm layer. Default: ``dict(type='BN')``.
     """
 
     def __init__(self,
                  channels: int,
-                 affine: bool = True,
+                 spatial: bool = False,
                  kernel_size: int = 3,
-                 dilation: int = 2):
+                 dilation: int = 2,
+                 norm_cfg: ConfigType = DEFAULT_NORM_CFG):
         super().__init__()
+        self.spatial = spatial
         self.conv = ConvPointwiseBN(
-            channels, channels, kernel_size, dilation=dilation, affine=affine)
+            POOLED_MAPS if spatial else channels,
+            1 if spatial else channels,
+            kernel_size,
+            dilation=dilation,
+            depthwise=not spatial,
+            norm_cfg=norm_cfg)
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate every element of ``x``.
-
-        Args:
-            x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Unused; accepted like every operation.
-
-        Returns:
-            Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
-        """
-        return sigmoid_gate(x, self.conv(x).to(x.dtype))
-
-
-class SepConvSpatialGate(nn.Module):
-    """``sep_conv_3x3_spatial``: a separable conv on the channel pool gating positions.
-
-    Args:
-        channels (int): Channels of the input; the gate's weights do not
-            depend on it (it sees the 2-map channel pool).
-        affine (bool): Whether the BNs are affine. Default: True.
-        kernel_size (int): Size of the depthwise convs. Default: 3.
-    """
-
-    def __init__(self, channels: int, affine: bool = True, kernel_size: int = 3):
-        super().__init__()
-        self.conv1 = ConvPointwiseBN(2, 2, kernel_size, affine=affine)
-        self.act = nn.ReLU()
-        self.conv2 = ConvPointwiseBN(2, 1, kernel_size, affine=affine)
-
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate every position of ``x``.
+    def forward(self, x: Tensor) -> Tensor:
+        """Gate ``x``.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Cached pooling of ``x``.
 
         Returns:
-            Tensor: ``x * sigmoid(logits)`` with logits (N, 1, H, W).
+            Tensor: ``x * sigmoid(logits)``, logits (N, C, H, W) or (N, 1, H, W).
         """
-        pooled = FeatureStats.of(x, stats).spatial_stats
-        return sigmoid_gate(x, self.conv2(self.act(self.conv1(pooled))).to(x.dtype))
-
-
-class DilConvSpatialGate(nn.Module):
-    """``dil_conv_3x3_spatial``: a dilated conv on the channel pool gating positions.
-
-    Args:
-        channels (int): Channels of the input; the gate's weights do not
-            depend on it (it sees the 2-map channel pool).
-        affine (bool): Whether the BN is affine. Default: True.
-        kernel_size (int): Size of the dense conv. Default: 3.
-        dilation (int): Its dilation. Default: 2.
-    """
-
-    def __init__(self,
-                 channels: int,
-                 affine: bool = True,
-                 kernel_size: int = 3,
-                 dilation: int = 2):
-        super().__init__()
-        self.conv = ConvPointwiseBN(
-            2, 1, kernel_size, dilation=dilation, depthwise=False, affine=affine)
-
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate every position of ``x``.
-
-        Args:
-            x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Cached pooling of ``x``.
-
-        Returns:
-            Tensor: ``x * sigmoid(logits)`` with logits (N, 1, H, W).
-        """
-        logits = self.conv(FeatureStats.of(x, stats).spatial_stats)
-        return sigmoid_gate(x, logits.to(x.dtype))
+        return _gate(x, self.spatial, self.conv)

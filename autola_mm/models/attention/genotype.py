@@ -6,15 +6,16 @@ A genotype lists, node by node, the incoming edges of a HOGA module as
 holds group ``g_{i-1}``, slot ``j >= 1`` holds node ``n_j``. The order of the
 edges is kept: the authors' flat edge index ``e`` follows it.
 
-Forms accepted by :meth:`Genotype.build`:
+Besides ``None`` (the published :data:`DEFAULT_GENOTYPE`, 4 groups) and a
+:class:`Genotype`, :meth:`Genotype.build` reads three forms:
 
-* ``None``: the published genotype, :data:`DEFAULT_GENOTYPE` (4 groups);
-* a list per node of ``(op, slot)`` pairs;
-* a flat list of ``k(k+1)/2`` ``[op, slot]`` pairs in node order;
-* a compact string, nodes separated by ``|``, edges by spaces, as
+* a path to the JSON file the search writes (:meth:`Genotype.to_json`): an
+  ``os.PathLike``, a ``str`` ending in ``.json`` or a ``str`` without ``:``;
+* the compact string, nodes separated by ``|``, edges by spaces, as
   ``'skip_connect:0 | sep_conv_3x3_spatial:0 sep_conv_3x3:1 | ...'``
   (what ``str(genotype)`` writes);
-* a path to the JSON file the search writes (:meth:`Genotype.to_json`).
+* the list of ``k(k+1)/2`` ``[op, slot]`` pairs in node order (the form of
+  the authors' code).
 
 The JSON file is an object ``{"format": "autola_mm.genotype", "version": 1,
 "search_space": {"primitives": [...], "num_nodes": k}, "nodes": [[[op, slot],
@@ -24,9 +25,9 @@ The JSON file is an object ``{"format": "autola_mm.genotype", "version": 1,
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-from .operations import PRIMITIVES
+from .search_space import PRIMITIVES, num_dag_edges
 
 Edge = Tuple[str, int]
 Nodes = Tuple[Tuple[Edge, ...], ...]
@@ -54,10 +55,9 @@ class Genotype:
         """Make a genotype from any accepted form and check it fits ``groups``.
 
         Args:
-            spec: ``None``, a :class:`Genotype`, a list per node of
-                ``(op, slot)`` pairs, a flat list of ``[op, slot]`` pairs, a
-                compact string or a path to a JSON file (a ``str`` ending in
-                ``.json``, an existing file or an ``os.PathLike``).
+            spec: ``None``, a :class:`Genotype`, a JSON file path (an
+                ``os.PathLike``, a ``str`` ending in ``.json`` or without
+                ``:``), a compact string or a list of ``[op, slot]`` pairs.
             groups (int): Number of channel groups (= nodes). Default: 4.
 
         Returns:
@@ -72,17 +72,16 @@ class Genotype:
             genotype = DEFAULT_GENOTYPE
         elif isinstance(spec, Genotype):
             genotype = spec
-        elif isinstance(spec, os.PathLike) or (isinstance(spec, str) and _looks_like_path(spec)):
+        elif isinstance(spec, os.PathLike) or (isinstance(spec, str) and _is_path(spec)):
             genotype = cls.from_json(spec)
         elif isinstance(spec, str):
             genotype = cls.parse(spec)
-        elif isinstance(spec, (list, tuple)) and spec and _is_edge(spec[0]):
-            genotype = cls.from_edges(spec, groups)
         elif isinstance(spec, (list, tuple)):
-            genotype = cls(spec)
+            genotype = cls.from_edges(spec, groups)
         else:
-            raise ValueError(f'genotype {spec!r}: expected None, a Genotype, a list of '
-                             '(op, slot) pairs, a compact string or a JSON path')
+            raise ValueError(f'genotype {spec!r}: expected None, a Genotype, a JSON file path, '
+                             "a compact string ('op:slot | op:slot op:slot | ...') or a list of "
+                             '[op, slot] pairs')
         if genotype.num_nodes != groups:
             raise ValueError(
                 f'genotype {str(genotype)!r} has {genotype.num_nodes} nodes '
@@ -92,7 +91,7 @@ class Genotype:
 
     @classmethod
     def from_edges(cls, edges: Sequence[Sequence], groups: int = 4) -> 'Genotype':
-        """Split a flat edge list in node order (the parity file's format).
+        """Split a list of edges in node order (the authors' format).
 
         Args:
             edges (Sequence): ``groups * (groups + 1) / 2`` ``[op, slot]`` pairs.
@@ -125,7 +124,7 @@ class Genotype:
                 if not sep or not op or not slot.isdecimal():
                     raise ValueError(f'genotype token {token!r} in {text!r} is not '
                                      "'op:slot' (e.g. 'sep_conv_3x3:1'); a genotype file "
-                                     'must exist or end in .json')
+                                     'path ends in .json')
                 node.append((op, int(slot)))
             nodes.append(node)
         return cls(nodes)
@@ -139,10 +138,14 @@ class Genotype:
 
         Returns:
             Genotype: The genotype it holds.
+
+        Raises:
+            FileNotFoundError: When ``path`` is not a file.
         """
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'genotype file not found: {os.fspath(path)!r} (tools/'
+                                    'search.py writes <work_dir>/genotype.json)')
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f'genotype file {str(path)!r} does not exist')
         try:
             content = json.loads(path.read_text())
         except json.JSONDecodeError as error:
@@ -201,13 +204,6 @@ class Genotype:
         """int: Number of edges, ``k(k+1)/2``."""
         return num_dag_edges(self.num_nodes)
 
-    def indexed_nodes(self) -> Iterator[Tuple[Tuple[int, str, int], ...]]:
-        """Yield, node by node, its edges as ``(edge_index, op, slot)``."""
-        edge_index = 0
-        for node in self._nodes:
-            yield tuple((edge_index + j, op, slot) for j, (op, slot) in enumerate(node))
-            edge_index += len(node)
-
     def __str__(self) -> str:
         return ' | '.join(' '.join(f'{op}:{slot}' for op, slot in node) for node in self._nodes)
 
@@ -221,17 +217,9 @@ class Genotype:
         return hash(self._nodes)
 
 
-def num_dag_edges(num_nodes: int) -> int:
-    """Edges of a HOGA DAG with ``num_nodes`` nodes: node ``i`` has ``i``."""
-    return num_nodes * (num_nodes + 1) // 2
-
-
-def _is_edge(item: Any) -> bool:
-    return isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
-
-
-def _looks_like_path(text: str) -> bool:
-    return text.lower().endswith('.json') or os.path.isfile(text)
+def _is_path(text: str) -> bool:
+    """A genotype string names a file when it ends in .json or has no ``op:slot`` token."""
+    return text.lower().endswith('.json') or ':' not in text
 
 
 def _validated_nodes(nodes: Sequence[Sequence[Edge]]) -> Nodes:

@@ -14,7 +14,7 @@ against 0.4 ms). Other convolutions keep ``nn.Conv2d``'s forward.
 """
 from torch import Tensor, nn
 
-from ...ops import pointwise_conv2d, same_conv2d
+from ...ops import ops_for
 
 #: The largest (input channels x output channels) of one group that runs on
 #: the direct kernel: depthwise (1), the channel pool's 2 -> 1 and 2 -> 2
@@ -69,7 +69,7 @@ class SameConv2d(nn.Conv2d):
             Tensor: Shape (N, out_channels, H, W).
         """
         if self.direct:
-            return same_conv2d(x, self.weight, self.dilation[0], self.groups)
+            return ops_for(x).same_conv2d(x, self.weight, self.dilation[0], self.groups)
         if self.pointwise:
-            return pointwise_conv2d(x, self.weight)
+            return ops_for(x).pointwise_conv2d(x, self.weight)
         return super().forward(x)

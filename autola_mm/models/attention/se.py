@@ -10,9 +10,9 @@ from typing import Optional
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ...ops import channel_attention, sigmoid_gate
+from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
-from .feature_stats import FeatureStats
+from .layer_configs import DEFAULT_ACT_CFG, ConfigType
 from .weight_init import init_attention_weights
 
 
@@ -30,6 +30,7 @@ class SE(nn.Module):
             ``rd_ratio``. Default: 0, the authors' ``floor(C / r)``.
         with_max_pool (bool): Also pass the max-pooled descriptor through the
             same MLP and sum the logits (AutoLA's ``SE_A_M``). Default: False.
+        act_cfg (dict): The MLP's activation. Default: ``dict(type='ReLU')``.
     """
 
     _abbr_ = 'se'
@@ -39,12 +40,13 @@ class SE(nn.Module):
                  rd_ratio: float = 1 / 16,
                  rd_channels: Optional[int] = None,
                  min_rd_channels: int = 0,
-                 with_max_pool: bool = False):
+                 with_max_pool: bool = False,
+                 act_cfg: ConfigType = DEFAULT_ACT_CFG):
         super().__init__()
         self.in_channels = in_channels
         self.with_max_pool = with_max_pool
         hidden = reduced_channels(in_channels, rd_ratio, rd_channels, min_rd_channels)
-        self.mlp = ChannelMLP(in_channels, hidden, bias=False)
+        self.mlp = ChannelMLP(in_channels, hidden, bias=False, act_cfg=act_cfg)
 
     def init_weights(self) -> None:
         """Kaiming MLP weights."""
@@ -66,20 +68,13 @@ class SE(nn.Module):
             logits = logits + self.mlp(max_)
         return logits
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
-        """Gate the channels of ``x``.
-
-        Without ``stats`` the whole gate is one :func:`autola_mm.ops.channel_attention`
-        call (with its fused backward); with ``stats`` (shared pooling in HOGA)
-        it gates the cached pooling.
+    def forward(self, x: Tensor) -> Tensor:
+        """Gate the channels of ``x``: one ``channel_attention`` of the attention core.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Cached pooling of ``x``.
 
         Returns:
             Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
         """
-        if stats is None:
-            return channel_attention(x, self.channel_logits)
-        return sigmoid_gate(x, self.channel_logits(*FeatureStats.of(x, stats).channel_stats))
+        return ops_for(x).channel_attention(x, self.channel_logits, tuple(self.parameters()))

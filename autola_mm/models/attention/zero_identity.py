@@ -3,23 +3,18 @@
 Auto Learning Attention (Ma et al., NeurIPS 2020) keeps DARTS' ``none``
 (an edge that contributes nothing) and ``skip_connect`` (the identity).
 """
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
-
-from .feature_stats import FeatureStats
 
 
 class Zero(nn.Module):
     """``none``: zeros shaped like the input. A mixed search edge skips it."""
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """Zeros like ``x``.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Unused; accepted like every operation.
 
         Returns:
             Tensor: Zeros of the shape, dtype and memory format of ``x``.
@@ -30,12 +25,11 @@ class Zero(nn.Module):
 class Identity(nn.Module):
     """``skip_connect``: the input itself."""
 
-    def forward(self, x: Tensor, stats: Optional[FeatureStats] = None) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """Return ``x``.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            stats (FeatureStats, optional): Unused; accepted like every operation.
 
         Returns:
             Tensor: ``x``.

@@ -5,9 +5,8 @@ first conv, BN and ReLU) and ``after_conv2`` (after the second BN, before the
 residual add), where AutoLA (Ma et al., NeurIPS 2020) puts HOGA in its CIFAR
 search supernet.
 """
-from typing import Optional, Sequence
+from typing import Optional
 
-import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
@@ -26,15 +25,11 @@ class BasicBlock(PluginBlock):
         planes (int): Output channels of both convolutions.
         stride (int): Stride of the first convolution. Defaults to 1.
         dilation (int): Dilation of the first convolution. Defaults to 1.
-        downsample (nn.Module, optional): Projection of the shortcut when the
-            shape changes. Defaults to None.
-        with_cp (bool): Recompute the block in the backward pass (activation
-            checkpointing) to save memory. Defaults to False.
         conv_cfg (dict, optional): Convolution layer config. Defaults to None.
         norm_cfg (dict): Normalization layer config. Defaults to BN.
-        plugins (Sequence[dict], optional): ``dict(cfg=..., position=...)``
-            with position ``'after_conv1'`` or ``'after_conv2'``.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``downsample``, ``with_cp``, ``plugins`` (positions
+            ``'after_conv1'`` and ``'after_conv2'``) and ``init_cfg`` of
+            :class:`PluginBlock`.
     """
 
     expansion = 1
@@ -43,38 +38,31 @@ class BasicBlock(PluginBlock):
     def __init__(self,
                  inplanes: int,
                  planes: int,
+                 *,
                  stride: int = 1,
                  dilation: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 plugins: Optional[Sequence[dict]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg)
-        plugins = self.check_plugins(plugins)
-        self.with_cp = with_cp
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
         self.conv1 = build_conv_layer(conv_cfg, inplanes, planes, 3, stride=stride,
                                       padding=dilation, dilation=dilation, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
         self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=1, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)[1]
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.build_plugins(plugins, dict(after_conv1=planes, after_conv2=planes))
+        self.build_plugins(dict(after_conv1=planes, after_conv2=planes))
 
-    def residual(self, x: Tensor) -> Tensor:
-        """conv1-bn1-ReLU, plugins, conv2-bn2, plugins, plus the identity path.
+    def branch(self, x: Tensor, *plugin_inputs: Tensor) -> Tensor:
+        """conv1-bn1-ReLU, plugins, conv2-bn2, plugins.
 
         Args:
             x (Tensor): Shape (N, inplanes, H, W).
+            *plugin_inputs (Tensor): Further inputs of every plugin.
 
         Returns:
-            Tensor: Shape (N, planes, H / stride, W / stride), before the last ReLU.
+            Tensor: Shape (N, planes, H / stride, W / stride).
         """
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.forward_plugins(out, 'after_conv1')
+        out = self.forward_plugins(out, 'after_conv1', *plugin_inputs)
         out = self.bn2(self.conv2(out))
-        out = self.forward_plugins(out, 'after_conv2')
-        identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        return self.forward_plugins(out, 'after_conv2', *plugin_inputs)

@@ -5,9 +5,8 @@ BN and ReLU) and ``after_conv3`` (after the third BN, before the residual
 add), so AutoLA's HOGA (Ma et al., NeurIPS 2020), SE and CBAM go where mmdet
 puts its own plugins.
 """
-from typing import Optional, Sequence
+from typing import Optional
 
-import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
@@ -26,19 +25,14 @@ class Bottleneck(PluginBlock):
         planes (int): Base width; the block outputs ``planes * 4`` channels.
         stride (int): Stride of the 3x3 convolution. Defaults to 1.
         dilation (int): Dilation of the 3x3 convolution. Defaults to 1.
-        downsample (nn.Module, optional): Projection of the shortcut when the
-            shape changes. Defaults to None.
         widen_factor (int): The inner (1x1 and 3x3) width is
             ``planes * widen_factor``; 2 gives Wide ResNet-50-2's block.
             Defaults to 1.
-        with_cp (bool): Recompute the block in the backward pass (activation
-            checkpointing) to save memory. Defaults to False.
         conv_cfg (dict, optional): Convolution layer config. Defaults to None.
         norm_cfg (dict): Normalization layer config. Defaults to BN.
-        plugins (Sequence[dict], optional): ``dict(cfg=..., position=...)``
-            with position ``'after_conv1'``, ``'after_conv2'`` or
-            ``'after_conv3'``.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``downsample``, ``with_cp``, ``plugins`` (positions
+            ``'after_conv1'``, ``'after_conv2'`` and ``'after_conv3'``) and
+            ``init_cfg`` of :class:`PluginBlock`.
     """
 
     expansion = 4
@@ -47,20 +41,16 @@ class Bottleneck(PluginBlock):
     def __init__(self,
                  inplanes: int,
                  planes: int,
+                 *,
                  stride: int = 1,
                  dilation: int = 1,
-                 downsample: Optional[nn.Module] = None,
                  widen_factor: int = 1,
-                 with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 plugins: Optional[Sequence[dict]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg)
-        plugins = self.check_plugins(plugins)
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
         width = planes * widen_factor
         out_channels = planes * self.expansion
-        self.with_cp = with_cp
         self.conv1 = build_conv_layer(conv_cfg, inplanes, width, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, width)[1]
         self.conv2 = build_conv_layer(conv_cfg, width, width, 3, stride=stride,
@@ -68,26 +58,21 @@ class Bottleneck(PluginBlock):
         self.bn2 = build_norm_layer(norm_cfg, width)[1]
         self.conv3 = build_conv_layer(conv_cfg, width, out_channels, 1, bias=False)
         self.bn3 = build_norm_layer(norm_cfg, out_channels)[1]
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.build_plugins(
-            plugins, dict(after_conv1=width, after_conv2=width, after_conv3=out_channels))
+        self.build_plugins(dict(after_conv1=width, after_conv2=width, after_conv3=out_channels))
 
-    def residual(self, x: Tensor) -> Tensor:
-        """conv1-bn1-ReLU, plugins, conv2-bn2-ReLU, plugins, conv3-bn3, plugins,
-        plus the identity path.
+    def branch(self, x: Tensor, *plugin_inputs: Tensor) -> Tensor:
+        """conv1-bn1-ReLU, plugins, conv2-bn2-ReLU, plugins, conv3-bn3, plugins.
 
         Args:
             x (Tensor): Shape (N, inplanes, H, W).
+            *plugin_inputs (Tensor): Further inputs of every plugin.
 
         Returns:
-            Tensor: Shape (N, planes * 4, H / stride, W / stride), before the last ReLU.
+            Tensor: Shape (N, planes * 4, H / stride, W / stride).
         """
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.forward_plugins(out, 'after_conv1')
+        out = self.forward_plugins(out, 'after_conv1', *plugin_inputs)
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.forward_plugins(out, 'after_conv2')
+        out = self.forward_plugins(out, 'after_conv2', *plugin_inputs)
         out = self.bn3(self.conv3(out))
-        out = self.forward_plugins(out, 'after_conv3')
-        identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        return self.forward_plugins(out, 'after_conv3', *plugin_inputs)

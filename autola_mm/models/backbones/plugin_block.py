@@ -44,38 +44,55 @@ def check_plugin_cfgs(plugins: Optional[Sequence[dict]], positions: Sequence[str
 class PluginBlock(BaseModule):
     """Base of residual blocks with plugins after some of their convolutions.
 
-    Subclasses name their positions in ``plugin_positions``, check the plugin
-    cfgs with :meth:`check_plugins` before building their layers, build the
-    plugins with :meth:`build_plugins` after them, and implement
-    :meth:`residual` (the block before its last ReLU, identity added), calling
-    :meth:`forward_plugins` at each position. Plugins at one position run in
-    the order they are given, each on the output of the previous one. They
-    set ``with_cp`` (gradient checkpointing of :meth:`residual`) and ``relu``.
+    A block computes ``relu(branch(x) + shortcut(x))``, the shortcut being
+    ``x`` or ``downsample(x)``. This class owns the shortcut, the final ReLU
+    (``relu``, which a subclass may reuse inside its branch), activation
+    checkpointing (``with_cp``) and the plugins. A subclass:
+
+    * names its plugin positions in ``plugin_positions`` and its output
+      width factor in ``expansion``;
+    * calls ``super().__init__(**kwargs)`` first, builds its layers, then
+      calls :meth:`build_plugins` with the channels at every position;
+    * implements :meth:`branch`, calling :meth:`forward_plugins` at each of
+      its positions and handing on the extra ``plugin_inputs``.
+
+    Plugins at one position run in the order they are given, each on the
+    output of the previous one.
+
+    Args:
+        downsample (nn.Module, optional): Projection of the shortcut when the
+            shape changes. Defaults to None (the identity).
+        with_cp (bool): Recompute the block in the backward pass (activation
+            checkpointing) to save memory. Defaults to False.
+        plugins (Sequence[dict], optional): ``dict(cfg=..., position=...)``
+            with a position of ``plugin_positions``.
+        init_cfg (dict | list[dict], optional): Initialization config.
     """
 
+    expansion: int = 1
     plugin_positions: Sequence[str] = ()
 
-    def check_plugins(self, plugins: Optional[Sequence[dict]]) -> List[dict]:
-        """Validate ``plugins`` against this block's positions.
+    def __init__(self,
+                 *,
+                 downsample: Optional[nn.Module] = None,
+                 with_cp: bool = False,
+                 plugins: Optional[Sequence[dict]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.plugin_cfgs = check_plugin_cfgs(plugins, self.plugin_positions, type(self).__name__)
+        self.with_cp = with_cp
+        self.downsample = downsample
+        self.relu = nn.ReLU(inplace=True)
 
-        Args:
-            plugins (Sequence[dict] | None): Plugin dicts.
-
-        Returns:
-            list[dict]: The validated plugins.
-        """
-        return check_plugin_cfgs(plugins, self.plugin_positions, type(self).__name__)
-
-    def build_plugins(self, plugins: List[dict], channels: Dict[str, int]) -> None:
+    def build_plugins(self, channels: Dict[str, int]) -> None:
         """Build every plugin with ``build_plugin_layer`` and register it.
 
         Args:
-            plugins (list[dict]): Validated plugin dicts.
             channels (dict[str, int]): Channels of the feature map at each
                 position, passed to the plugin as ``in_channels``.
         """
         self.plugin_names: Dict[str, List[str]] = {p: [] for p in self.plugin_positions}
-        for plugin in plugins:
+        for plugin in self.plugin_cfgs:
             cfg = dict(plugin['cfg'])
             postfix = cfg.pop('postfix', '')
             name, layer = build_plugin_layer(
@@ -86,17 +103,19 @@ class PluginBlock(BaseModule):
             self.add_module(name, layer)
             self.plugin_names[plugin['position']].append(name)
 
-    def forward_plugins(self, x: Tensor, position: str) -> Tensor:
+    def forward_plugins(self, x: Tensor, position: str, *plugin_inputs: Tensor) -> Tensor:
         """Run the plugins at ``position`` in order.
 
         Args:
             x (Tensor): Feature map (N, C, H, W) at that position.
+            *plugin_inputs (Tensor): Further inputs of every plugin, e.g. the
+                mixing weights of search cells.
 
         Returns:
             Tensor: The plugins' output, same shape as ``x``.
         """
         for name in self.plugin_names[position]:
-            x = getattr(self, name)(x)
+            x = getattr(self, name)(x, *plugin_inputs)
         return x
 
     def plugin_layers(self) -> Iterator[nn.Module]:
@@ -105,21 +124,28 @@ class PluginBlock(BaseModule):
             for name in names:
                 yield getattr(self, name)
 
-    def residual(self, x: Tensor) -> Tensor:
-        """The convolutions and plugins of the block plus its identity path."""
+    def branch(self, x: Tensor, *plugin_inputs: Tensor) -> Tensor:
+        """The convolutions and plugins of the block, before the shortcut is added."""
         raise NotImplementedError
 
-    def forward(self, x: Tensor) -> Tensor:
+    def residual(self, x: Tensor, *plugin_inputs: Tensor) -> Tensor:
+        """``branch(x) + shortcut(x)``: the block before its last ReLU."""
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.branch(x, *plugin_inputs) + identity
+
+    def forward(self, x: Tensor, *plugin_inputs: Tensor) -> Tensor:
         """Apply the block.
 
         Args:
             x (Tensor): Shape (N, inplanes, H, W).
+            *plugin_inputs (Tensor): Further inputs of every plugin (the
+                search backbone's mixing weights); none for ordinary plugins.
 
         Returns:
-            Tensor: Shape (N, out_channels, H / stride, W / stride).
+            Tensor: Shape (N, planes * expansion, H / stride, W / stride).
         """
         if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self.residual, x, use_reentrant=False)
+            out = cp.checkpoint(self.residual, x, *plugin_inputs, use_reentrant=False)
         else:
-            out = self.residual(x)
+            out = self.residual(x, *plugin_inputs)
         return self.relu(out)

@@ -35,7 +35,6 @@ class PluginCifarResNet(PluginResNetBase):
         depth (int): 6n+2 (20, 32, 44, 56, 110, ...). Defaults to 20.
         base_channels (int): Width of the stem and the first stage.
             Defaults to 16.
-        in_channels (int): Input image channels. Defaults to 3.
         stage_blocks (Sequence[int], optional): Blocks per stage, replacing
             the ``(n, n, n)`` that ``depth`` gives; its length sets the number
             of stages (e.g. ``(3, 4, 6, 3)``, the 4-stage supernet of the
@@ -45,37 +44,21 @@ class PluginCifarResNet(PluginResNetBase):
         dilations (Sequence[int], optional): Dilation per stage; None (the
             default) is 1 everywhere.
         out_indices (Sequence[int]): Stages to output. Defaults to the last.
-        frozen_stages (int): Stem and stages to freeze; -1 (the default)
-            freezes nothing. Plugins inside frozen stages stay trainable
-            unless ``freeze_plugins``.
-        conv_cfg (dict, optional): Convolution layer config.
-        norm_cfg (dict): Normalization layer config. Defaults to BN.
-        norm_eval (bool): Keep norm layers in eval mode while training.
-            Defaults to False.
-        plugins (Sequence[dict], optional): mmdet-style plugins; positions
-            ``after_conv1`` and ``after_conv2``.
-        freeze_plugins (bool): Freeze plugins with their stages. Defaults
-            to False.
-        with_cp (bool): Activation checkpointing. Defaults to False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: Keyword arguments of :class:`PluginResNetBase`:
+            ``in_channels``, ``frozen_stages``, ``conv_cfg``, ``norm_cfg``,
+            ``norm_eval``, ``plugins`` (positions ``after_conv1`` and
+            ``after_conv2``), ``freeze_plugins``, ``with_cp`` and ``init_cfg``.
     """
 
     def __init__(self,
                  depth: int = 20,
+                 *,
                  base_channels: int = 16,
-                 in_channels: int = 3,
                  stage_blocks: Optional[Sequence[int]] = None,
                  strides: Optional[Sequence[int]] = None,
                  dilations: Optional[Sequence[int]] = None,
                  out_indices: Sequence[int] = (-1, ),
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 plugins: Optional[Sequence[dict]] = None,
-                 freeze_plugins: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 **kwargs) -> None:
         if stage_blocks is None:
             if depth < 8 or (depth - 2) % 6 != 0:
                 raise ValueError(f'depth={depth} is not a CIFAR ResNet depth; accepted: '
@@ -86,11 +69,11 @@ class PluginCifarResNet(PluginResNetBase):
                              'block in every stage')
         num_stages = len(stage_blocks)
         self.depth = 2 + 2 * sum(stage_blocks)
-        super().__init__(BasicBlock, tuple(stage_blocks), in_channels, base_channels,
-                         base_channels, strides or (1, ) + (2, ) * (num_stages - 1),
-                         dilations or (1, ) * num_stages, out_indices, frozen_stages,
-                         conv_cfg, norm_cfg, norm_eval, plugins, freeze_plugins, with_cp,
-                         init_cfg)
+        super().__init__(block=BasicBlock, stage_blocks=tuple(stage_blocks),
+                         stem_channels=base_channels, base_channels=base_channels,
+                         strides=strides or (1, ) + (2, ) * (num_stages - 1),
+                         dilations=dilations or (1, ) * num_stages, out_indices=out_indices,
+                         **kwargs)
 
     def _make_stem(self, in_channels: int, stem_channels: int, conv_cfg: Optional[dict],
                    norm_cfg: dict) -> None:

@@ -39,7 +39,6 @@ class PluginResNet(PluginResNetBase):
 
     Args:
         depth (int): 18, 34 (basic blocks), 50, 101 or 152 (bottlenecks).
-        in_channels (int): Input image channels. Defaults to 3.
         stem_channels (int): Stem output channels. Defaults to 64.
         base_channels (int): Base width of stage 0. Defaults to 64.
         widen_factor (int): Inner width multiplier of bottlenecks; 2 with
@@ -50,20 +49,11 @@ class PluginResNet(PluginResNetBase):
             Defaults to (1, 2, 2, 2).
         dilations (Sequence[int]): Dilation per stage. Defaults to
             (1, 1, 1, 1).
-        out_indices (Sequence[int], optional): Stages to output; None (the
-            default) outputs every stage.
-        frozen_stages (int): Stem and stages to freeze; -1 (the default)
-            freezes nothing. Plugins inside frozen stages stay trainable
-            unless ``freeze_plugins``.
-        conv_cfg (dict, optional): Convolution layer config.
-        norm_cfg (dict): Normalization layer config. Defaults to BN.
-        norm_eval (bool): Keep norm layers in eval mode while training.
-            Defaults to False.
-        plugins (Sequence[dict], optional): mmdet-style plugins.
-        freeze_plugins (bool): Freeze plugins with their stages. Defaults
-            to False.
-        with_cp (bool): Activation checkpointing. Defaults to False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: Keyword arguments of :class:`PluginResNetBase`:
+            ``out_indices`` (None, the default, outputs every stage),
+            ``in_channels``, ``frozen_stages``, ``conv_cfg``, ``norm_cfg``,
+            ``norm_eval``, ``plugins``, ``freeze_plugins``, ``with_cp`` and
+            ``init_cfg``.
     """
 
     arch_settings = {
@@ -76,39 +66,31 @@ class PluginResNet(PluginResNetBase):
 
     def __init__(self,
                  depth: int,
-                 in_channels: int = 3,
+                 *,
                  stem_channels: int = 64,
                  base_channels: int = 64,
                  widen_factor: int = 1,
                  num_stages: int = 4,
                  strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
-                 out_indices: Optional[Sequence[int]] = None,
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 plugins: Optional[Sequence[dict]] = None,
-                 freeze_plugins: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 **kwargs) -> None:
         if depth not in self.arch_settings:
             raise ValueError(f'depth={depth} is not an ImageNet ResNet depth; '
                              f'accepted: {", ".join(map(str, self.arch_settings))}')
         if not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages={num_stages} is not in 1..4')
         block, stage_blocks = self.arch_settings[depth]
-        block_kwargs = {}
+        block_options = {}
         if widen_factor != 1:
             if block is BasicBlock:
                 raise ValueError(f'widen_factor={widen_factor} needs bottleneck blocks '
                                  f'(depth 50, 101 or 152), not depth={depth}')
-            block_kwargs['widen_factor'] = widen_factor
+            block_options['widen_factor'] = widen_factor
         self.depth = depth
-        super().__init__(block, stage_blocks[:num_stages], in_channels, stem_channels,
-                         base_channels, strides, dilations, out_indices, frozen_stages,
-                         conv_cfg, norm_cfg, norm_eval, plugins, freeze_plugins, with_cp,
-                         init_cfg, **block_kwargs)
+        super().__init__(block=block, stage_blocks=stage_blocks[:num_stages],
+                         stem_channels=stem_channels, base_channels=base_channels,
+                         strides=strides, dilations=dilations, block_options=block_options,
+                         **kwargs)
 
     def _make_stem(self, in_channels: int, stem_channels: int, conv_cfg: Optional[dict],
                    norm_cfg: dict) -> None:

@@ -1,5 +1,5 @@
 """One ResNet stage: a sequence of residual blocks, the first one strided."""
-from typing import List, Optional, Type
+from typing import Optional, Type
 
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -12,17 +12,16 @@ def make_res_layer(block: Type[PluginBlock],
                    inplanes: int,
                    planes: int,
                    num_blocks: int,
+                   *,
                    stride: int = 1,
-                   dilation: int = 1,
                    conv_cfg: Optional[dict] = None,
                    norm_cfg: dict = dict(type='BN'),
-                   plugins: Optional[List[dict]] = None,
                    **block_kwargs) -> Sequential:
     """Build a stage of ``num_blocks`` blocks, as torchvision's ``_make_layer``.
 
     The first block takes the stride and, when the shape changes, a shortcut
     projection ``downsample = Sequential(1x1 conv, norm)``; every block gets
-    the same plugins and dilation.
+    the same ``block_kwargs``.
 
     Args:
         block (type): :class:`BasicBlock` or :class:`Bottleneck`.
@@ -31,12 +30,10 @@ def make_res_layer(block: Type[PluginBlock],
             ``planes * block.expansion``).
         num_blocks (int): Number of blocks.
         stride (int): Stride of the first block. Defaults to 1.
-        dilation (int): Dilation of the blocks' 3x3 convolutions.
         conv_cfg (dict, optional): Convolution layer config.
         norm_cfg (dict): Normalization layer config.
-        plugins (list[dict], optional): Plugins of every block.
-        **block_kwargs: Further block arguments (``with_cp``,
-            ``widen_factor``).
+        **block_kwargs: Further arguments of every block (``dilation``,
+            ``plugins``, ``with_cp``, ``widen_factor``).
 
     Returns:
         Sequential: The stage; its blocks are named ``0``, ``1``, ...
@@ -47,12 +44,7 @@ def make_res_layer(block: Type[PluginBlock],
         downsample = nn.Sequential(
             build_conv_layer(conv_cfg, inplanes, out_channels, 1, stride=stride, bias=False),
             build_norm_layer(norm_cfg, out_channels)[1])
-    blocks = [
-        block(inplanes, planes, stride=stride, dilation=dilation, downsample=downsample,
-              conv_cfg=conv_cfg, norm_cfg=norm_cfg, plugins=plugins, **block_kwargs)
-    ]
-    blocks += [
-        block(out_channels, planes, dilation=dilation, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-              plugins=plugins, **block_kwargs) for _ in range(1, num_blocks)
-    ]
+    layers = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, **block_kwargs)
+    blocks = [block(inplanes, planes, stride=stride, downsample=downsample, **layers)]
+    blocks += [block(out_channels, planes, **layers) for _ in range(1, num_blocks)]
     return Sequential(*blocks)

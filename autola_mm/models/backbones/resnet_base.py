@@ -49,57 +49,61 @@ class PluginResNetBase(BaseModule):
 
     Subclasses build ``conv1`` and ``bn1`` (the stem parts that
     ``frozen_stages=0`` freezes) in :meth:`_make_stem` and apply the stem in
-    :meth:`forward_stem`.
+    :meth:`forward_stem`. Every argument is keyword-only.
 
     Args:
         block (type): Block class of every stage.
         stage_blocks (Sequence[int]): Number of blocks per stage.
-        in_channels (int): Input image channels.
         stem_channels (int): Output channels of the stem.
         base_channels (int): Base width of stage 0; stage ``i`` has
             ``base_channels * 2**i``.
         strides (Sequence[int]): Stride of the first block of each stage.
         dilations (Sequence[int]): Dilation of each stage.
         out_indices (Sequence[int], optional): Stages whose outputs are
-            returned; negative indices count from the end. None returns all.
-        frozen_stages (int): -1 freezes nothing, 0 the stem, ``k`` the stem
-            and stages ``0..k-1`` (parameters stop training, norms stay in
-            eval mode).
+            returned; negative indices count from the end. None (the default)
+            returns all.
+        in_channels (int): Input image channels. Defaults to 3.
+        frozen_stages (int): -1 (the default) freezes nothing, 0 the stem,
+            ``k`` the stem and stages ``0..k-1`` (parameters stop training,
+            norms stay in eval mode).
         conv_cfg (dict, optional): Convolution layer config.
-        norm_cfg (dict): Normalization layer config.
+        norm_cfg (dict): Normalization layer config. Defaults to BN.
         norm_eval (bool): Keep the norm layers in eval mode while training
-            (frozen running statistics).
+            (frozen running statistics). Defaults to False.
         plugins (Sequence[dict], optional): mmdet-style plugins:
             ``dict(cfg=dict(type=...), position=..., stages=(bool, ...))``
             with one ``stages`` flag per stage (all stages if absent).
         freeze_plugins (bool): Let ``frozen_stages`` and ``norm_eval`` act
-            on plugins too.
-        with_cp (bool): Activation checkpointing in every block.
+            on plugins too. Defaults to False.
+        with_cp (bool): Activation checkpointing in every block. Defaults
+            to False.
         init_cfg (dict | list[dict], optional): Initialization config; None
             gives Kaiming convolutions and unit norms, e.g.
             ``dict(type='Pretrained', checkpoint=...)`` loads a checkpoint
             (plugin weights it lacks are logged as missing keys).
-        **block_kwargs: Further arguments of every block.
+        block_options (dict, optional): Further arguments of every block,
+            e.g. ``dict(widen_factor=2)``.
     """
 
     def __init__(self,
+                 *,
                  block: Type[PluginBlock],
                  stage_blocks: Sequence[int],
-                 in_channels: int,
                  stem_channels: int,
                  base_channels: int,
                  strides: Sequence[int],
                  dilations: Sequence[int],
-                 out_indices: Optional[Sequence[int]],
-                 frozen_stages: int,
-                 conv_cfg: Optional[dict],
-                 norm_cfg: dict,
-                 norm_eval: bool,
-                 plugins: Optional[Sequence[dict]],
-                 freeze_plugins: bool,
-                 with_cp: bool,
-                 init_cfg: Optional[dict],
-                 **block_kwargs) -> None:
+                 out_indices: Optional[Sequence[int]] = None,
+                 in_channels: int = 3,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 plugins: Optional[Sequence[dict]] = None,
+                 freeze_plugins: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None,
+                 block_options: Optional[dict] = None) -> None:
         super().__init__(DEFAULT_INIT_CFG if init_cfg is None else init_cfg)
         num_stages = len(stage_blocks)
         for name, values in (('strides', strides), ('dilations', dilations)):
@@ -127,7 +131,7 @@ class PluginResNetBase(BaseModule):
             stage = make_res_layer(
                 block, inplanes, planes, num_blocks, stride=strides[i], dilation=dilations[i],
                 conv_cfg=conv_cfg, norm_cfg=norm_cfg, plugins=select_stage_plugins(plugins, i),
-                with_cp=with_cp, **block_kwargs)
+                with_cp=with_cp, **(block_options or {}))
             inplanes = planes * block.expansion
             stage_channels.append(inplanes)
             self.add_module(f'layer{i + 1}', stage)
@@ -195,11 +199,14 @@ class PluginResNetBase(BaseModule):
                     module.eval()
         return self
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+    def forward(self, x: Tensor, *plugin_inputs: Tensor) -> Tuple[Tensor, ...]:
         """Extract features.
 
         Args:
             x (Tensor): Images of shape (N, in_channels, H, W).
+            *plugin_inputs (Tensor): Further inputs of every plugin, e.g. the
+                mixing weights a search model hands to its ``SearchHOGA``
+                cells; none for ordinary plugins.
 
         Returns:
             tuple[Tensor]: The outputs of the stages in ``out_indices``; stage
@@ -209,7 +216,8 @@ class PluginResNetBase(BaseModule):
         x = self.forward_stem(x)
         outs = []
         for i, name in enumerate(self.stage_names):
-            x = getattr(self, name)(x)
+            for block in getattr(self, name):
+                x = block(x, *plugin_inputs)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -7,8 +7,9 @@ in DARTS. ``none`` contributes zero and is skipped: nothing is computed for it.
 """
 from torch import Tensor, nn
 
-from ..attention import PRIMITIVES, FeatureStats, build_operation
-from .derivation import SEARCHED_COLUMNS
+from ..attention import PRIMITIVES, build_operation
+from ..attention.layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType
+from ..attention.search_space import SEARCHED_COLUMNS
 
 
 class MixedEdge(nn.Module):
@@ -19,21 +20,26 @@ class MixedEdge(nn.Module):
 
     Args:
         channels (int): Channels of the group the edge gates.
+        norm_cfg (dict): The candidates' norm layers (made non-affine).
+            Default: ``dict(type='BN')``.
+        act_cfg (dict): Their activations. Default: ``dict(type='ReLU')``.
     """
 
-    def __init__(self, channels: int):
+    def __init__(self,
+                 channels: int,
+                 norm_cfg: ConfigType = DEFAULT_NORM_CFG,
+                 act_cfg: ConfigType = DEFAULT_ACT_CFG):
         super().__init__()
         self.columns = SEARCHED_COLUMNS
         self.ops = nn.ModuleList(
-            build_operation(PRIMITIVES[i], channels, affine=False) for i in self.columns)
+            build_operation(PRIMITIVES[i], channels, affine=False, norm_cfg=norm_cfg,
+                            act_cfg=act_cfg) for i in self.columns)
 
-    def forward(self, x: Tensor, stats: FeatureStats, weights: Tensor) -> Tensor:
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         """Mix the candidates.
 
         Args:
             x (Tensor): The slot the edge reads, (N, C, H, W).
-            stats (FeatureStats): Cached pooling of ``x``, shared by every
-                candidate and every edge that reads ``x``.
             weights (Tensor): Mixing weights of this edge, shape
                 (len(PRIMITIVES), ), columns in :data:`PRIMITIVES` order.
 
@@ -43,6 +49,6 @@ class MixedEdge(nn.Module):
         mixing = weights.unbind()
         out = None
         for column, op in zip(self.columns, self.ops):
-            term = op(x, stats) * mixing[column]
+            term = op(x) * mixing[column]
             out = term if out is None else out + term
         return out

@@ -2,12 +2,15 @@
 
 A classifier (backbone, global average pooling, linear layer) whose backbone
 holds :class:`SearchHOGA` cells, and the architecture matrix ``alpha`` that
-all of them share. :meth:`HOGASearchClassifier.train_step` performs one
+all of them share. As DARTS' network hands the mixing weights to its cells,
+its forward calls ``backbone(inputs, softmax(alpha))`` and the backbone hands
+them to every cell. :meth:`HOGASearchClassifier.train_step` performs one
 bi-level step of DARTS (Liu et al., ICLR 2019): an architecture step on a
 validation batch (first-order, or second-order with ``unrolled=True``), then
 a weight step on a training batch. The optimizers come in an
 ``OptimWrapperDict`` with the keys ``'architecture'`` and ``'weights'``.
 """
+import inspect
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 from ..attention import PRIMITIVES, Genotype
 from .derivation import derive_genotype
-from .search_hoga import SearchHOGA, lend_mixing_weights
+from .search_hoga import SearchHOGA
 from .unrolled import VirtualStep, unrolled_architecture_grad
 
 OPTIMIZER_NAMES = ('architecture', 'weights')
@@ -45,10 +48,11 @@ class HOGASearchClassifier(BaseModel):
     """Image classifier that searches the HOGA cells of its backbone.
 
     Args:
-        backbone (dict | nn.Module): The supernet backbone, e.g.
-            ``PluginCifarResNet`` with a ``SearchHOGA`` plugin at
-            ``after_conv2``; it must hold at least one :class:`SearchHOGA`,
-            all with the same number of groups.
+        backbone (dict | nn.Module): The supernet backbone, called as
+            ``backbone(inputs, mixing_weights)``, e.g. ``PluginCifarResNet``
+            with a ``SearchHOGA`` plugin at ``after_conv2`` (its blocks hand
+            the weights to their plugins); it must hold at least one
+            :class:`SearchHOGA`, all with the same number of groups.
         num_classes (int): Number of classes.
         in_channels (int, optional): Channels of the backbone's last output;
             None reads ``backbone.out_channels[-1]``.
@@ -82,11 +86,7 @@ class HOGASearchClassifier(BaseModel):
             raise ValueError('the backbone holds no SearchHOGA: add the plugin, e.g. '
                              "plugins=[dict(cfg=dict(type='SearchHOGA'), "
                              "position='after_conv2')]")
-        if any(getattr(module, 'with_cp', False) for module in self.backbone.modules()):
-            raise ValueError('with_cp=True in the backbone of a search model: checkpointed '
-                             'blocks run again in backward, when the cells no longer hold '
-                             'softmax(alpha); set with_cp=False')
-        edge_counts = sorted({cell.num_edges for cell in self.cells})
+        edge_counts = sorted({len(cell.edges) for cell in self.cells})
         if len(edge_counts) > 1:
             raise ValueError(f'the SearchHOGA cells have {edge_counts} edges: one alpha is '
                              'shared by all cells, so they need the same groups')
@@ -95,6 +95,13 @@ class HOGASearchClassifier(BaseModel):
                 raise ValueError(f'{type(self.backbone).__name__} has no out_channels: pass '
                                  'in_channels, the channels of its last output')
             in_channels = self.backbone.out_channels[-1]
+        try:
+            inspect.signature(self.backbone.forward).bind(None, None)
+        except TypeError:
+            raise ValueError(f'{type(self.backbone).__name__}.forward takes no mixing weights: '
+                             'a search backbone is called as backbone(inputs, mixing_weights) '
+                             'and hands them to its SearchHOGA plugins, as PluginCifarResNet '
+                             'does') from None
         self.fc = nn.Linear(in_channels, num_classes)
         self.alpha = nn.Parameter(alpha_std * torch.randn(edge_counts[0], len(PRIMITIVES)))
         self.unrolled = unrolled
@@ -125,8 +132,7 @@ class HOGASearchClassifier(BaseModel):
         Returns:
             Tensor: Shape (N, in_channels).
         """
-        with lend_mixing_weights(self.cells, mixing_weights):
-            feats = self.backbone(inputs)
+        feats = self.backbone(inputs, mixing_weights)
         if isinstance(feats, (list, tuple)):
             feats = feats[-1]
         return feats.mean(dim=(2, 3))

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from autola_mm.models import CBAM, OPERATIONS, PRIMITIVES, SE
-from autola_mm.models.attention import FeatureStats, build_operation
+from autola_mm.models.attention import build_operation
 
 EXPECTED_PRIMITIVES = ('none', 'skip_connect', 'sep_conv_3x3', 'dil_conv_3x3',
                        'sep_conv_3x3_spatial', 'dil_conv_3x3_spatial', 'SE', 'SE_A_M', 'CBAM')
@@ -41,7 +41,7 @@ def test_operation_shape_and_parameters(name, affine):
     expected = PARAMETERS_C8[name] - (0 if affine else bn_parameters)
     assert sum(p.numel() for p in op.parameters()) == expected
     x = torch.randn(2, 8, 5, 3)
-    out = op(x, FeatureStats(x))
+    out = op(x)
     assert out.shape == x.shape and out.dtype == x.dtype
 
 

@@ -1,5 +1,7 @@
 """Genotype: the published default, every accepted form, round trips and errors."""
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -22,23 +24,20 @@ def test_default_is_the_published_genotype():
     assert Genotype.build() is DEFAULT_GENOTYPE
 
 
-def test_indexed_nodes_follow_genotype_order():
-    indexed = list(DEFAULT_GENOTYPE.indexed_nodes())
-    assert indexed[2] == ((3, 'CBAM', 0), (4, 'skip_connect', 2), (5, 'sep_conv_3x3', 1))
-    assert [e for node in indexed for e, _, _ in node] == list(range(10))
-
-
 def test_every_form_builds_the_same_genotype(tmp_path):
     path = tmp_path / 'searched' / 'genotype.json'
     DEFAULT_GENOTYPE.to_json(path, meta=dict(epoch=50))
-    nested = [[tuple(e) for e in PUBLISHED_FLAT[a:b]] for a, b in ((0, 1), (1, 3), (3, 6),
-                                                                  (6, 10))]
-    forms = [None, DEFAULT_GENOTYPE, PUBLISHED_FLAT, tuple(map(tuple, PUBLISHED_FLAT)), nested,
+    extensionless = tmp_path / 'searched' / 'genotype'
+    extensionless.write_text(path.read_text())
+    forms = [None, DEFAULT_GENOTYPE, PUBLISHED_FLAT, tuple(map(tuple, PUBLISHED_FLAT)),
              PUBLISHED_TEXT, PUBLISHED_TEXT.replace(' ', ', ').replace('|,', '|'), path,
-             str(path)]
+             str(path), str(extensionless)]
     for form in forms:
         genotype = Genotype.build(form)
         assert genotype == DEFAULT_GENOTYPE and hash(genotype) == hash(DEFAULT_GENOTYPE)
+    nested = [[tuple(e) for e in PUBLISHED_FLAT[a:b]] for a, b in ((0, 1), (1, 3), (3, 6),
+                                                                  (6, 10))]
+    assert Genotype(nested) == DEFAULT_GENOTYPE
 
 
 def test_string_round_trip_for_three_groups():
@@ -91,12 +90,13 @@ def test_foreign_json_is_refused(tmp_path, text):
         Genotype.from_json(path)
 
 
-def test_missing_file_names_the_path(tmp_path):
-    missing = tmp_path / 'nowhere' / 'genotype.json'
-    with pytest.raises(ValueError, match=f'{missing}.*does not exist'):
-        Genotype.build(str(missing))
-    with pytest.raises(ValueError, match='does not exist'):
-        Genotype.build(missing)
+@pytest.mark.parametrize('name', ['genotype.json', 'genotype.jsno', 'genotype', ''])
+def test_a_missing_file_is_not_found_not_a_parse_error(tmp_path, name):
+    missing = str(tmp_path / 'nowhere' / name) if name else ''
+    message = f'^genotype file not found: {re.escape(repr(missing))}'
+    for spec in ((missing, Path(missing)) if name else (missing, )):
+        with pytest.raises(FileNotFoundError, match=message):
+            Genotype.build(spec)
 
 
 def test_unknown_operation_is_a_key_error_listing_the_known_ones():
@@ -114,11 +114,12 @@ def test_unknown_operation_is_a_key_error_listing_the_known_ones():
     ('skip_connect:0 | SE:1 CBAM:1', 2, r'node 2 reads slots \[1, 1\]'),
     ('skip_connect:0 | SE:0 CBAM', 2, "token 'CBAM'"),
     ('skip_connect:0 | SE:0 CBAM:-1', 2, "token 'CBAM:-1'"),
-    ([[('skip_connect', '0')]], 1, "slot '0'"),
-    ([[('skip_connect', True)]], 1, 'slot True'),
-    ([[('skip_connect', 0, 1)]], 1, 'expected .op, slot.'),
-    ([['skip_connect']], 1, 'expected .op, slot.'),
-    ('', 1, 'node 1 has 0 edges'),
+    ([('skip_connect', '0')], 1, "slot '0'"),
+    ([('skip_connect', True)], 1, 'slot True'),
+    ([('skip_connect', 0, 1)], 1, 'expected .op, slot.'),
+    (['skip_connect'], 1, 'expected .op, slot.'),
+    ([[('skip_connect', 0)]], 1, r"edge \[\('skip_connect', 0\)\] at node 1: expected .op, slot."),
+    ('skip_connect:0 |', 2, 'node 2 has 0 edges'),
     (42, 4, 'genotype 42'),
     (None, 3, 'no default genotype for groups=3'),
     (None, 0, 'groups=0'),

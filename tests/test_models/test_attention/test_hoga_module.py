@@ -5,8 +5,8 @@ import warnings
 import pytest
 import torch
 
-import autola_mm.models.attention.feature_stats as feature_stats
-from autola_mm.models import HOGA, Genotype
+from autola_mm.models import DEFAULT_GENOTYPE, HOGA, Genotype
+from autola_mm.models.attention.hoga import HOGABase
 
 # The parameter table of autola-method.md (the authors' HOGA, default genotype).
 PARAMETERS = {16: 1405, 32: 4262, 64: 14744, 256: 211364, 512: 830132, 1024: 3290324,
@@ -35,7 +35,7 @@ def test_structure_of_the_default_module():
     assert hoga.proj_conv2.weight.shape == (64, 64, 1, 1)
     assert hoga.proj_conv1.bias is None and hoga.proj_conv2.bias is None
     assert [type(e).__name__ for e in hoga.edges[:4]] == [
-        'Identity', 'SepConvSpatialGate', 'SepConvGate', 'CBAM']
+        'Identity', 'SepConvGate', 'SepConvGate', 'CBAM']
 
 
 def test_minimum_hidden_width_option():
@@ -150,35 +150,18 @@ def test_other_group_counts(groups, channels):
     assert hoga(x).shape == x.shape
 
 
-def test_pooling_of_a_node_is_computed_once(monkeypatch):
-    # Node 1 feeds SE (node 2), CBAM (node 3) and SE_A_M (node 4): one channel
-    # pooling for it. (The group and output SEs pool inside channel_attention.)
-    calls = []
-
-    def counting_channel_stats(x):
-        calls.append(x)
-        return x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)
-
-    monkeypatch.setattr(feature_stats, 'channel_stats', counting_channel_stats)
-    genotype = ('skip_connect:0 | sep_conv_3x3:0 SE:1 | skip_connect:0 CBAM:1 skip_connect:2 | '
-                'skip_connect:0 SE_A_M:1 skip_connect:2 skip_connect:3')
-    hoga = HOGA(16, genotype).eval()
-    hoga(torch.randn(2, 16, 4, 4))
-    assert len(calls) == 1 and calls[0].shape == (2, 4, 4, 4)
-
-
-def test_subclass_replaces_only_the_edges():
+def test_the_base_walks_the_dag_with_the_edges_it_is_given():
     # Edge e scales its slot by e + 1: the DAG walk of the published genotype
     # can then be written out by hand.
 
-    class ScaledEdges(HOGA):
+    class ScaledEdges(HOGABase):
 
-        def build_edge(self, edge_index, op, slot):
-            return torch.nn.Identity()
+        def __init__(self, in_channels):
+            node_slots = [[slot for _, slot in node] for node in DEFAULT_GENOTYPE.nodes]
+            super().__init__(in_channels, 4, node_slots, edges=[])
 
-        def forward_edge(self, edge_index, x, stats):
-            assert stats.x is x
-            return (edge_index + 1) * x
+        def forward(self, x):
+            return self.attend(x, [lambda t, scale=e + 1: scale * t for e in range(10)])
 
     torch.manual_seed(0)
     hoga = ScaledEdges(16).eval()
@@ -232,20 +215,13 @@ def test_unknown_operation_in_the_genotype():
 
 
 def test_missing_genotype_file(tmp_path):
-    with pytest.raises(ValueError, match='searched.json'):
+    with pytest.raises(FileNotFoundError, match='genotype file not found: .*searched.json'):
         HOGA(16, str(tmp_path / 'searched.json'))
 
 
 def test_wrong_input_channels():
     with pytest.raises(ValueError, match=r'\(2, 32, 4, 4\).*\(N, 16, H, W\)'):
         HOGA(16)(torch.randn(2, 32, 4, 4))
-
-
-def test_stats_of_another_tensor_are_refused():
-    hoga = HOGA(16)
-    x = torch.randn(2, 4, 3, 3)
-    with pytest.raises(ValueError, match='another tensor'):
-        hoga.forward_edge(3, x, feature_stats.FeatureStats(x.clone()))
 
 
 def test_genotype_is_exposed_and_survives_copies():

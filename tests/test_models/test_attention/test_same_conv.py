@@ -4,15 +4,7 @@ import torch
 from torch import nn
 
 from autola_mm.models.attention.same_conv import SameConv2d
-from autola_mm.ops import compiled_ops_available
 
-
-@pytest.fixture(params=['compiled', 'reference'])
-def ops_path(request, monkeypatch):
-    if request.param == 'compiled' and not compiled_ops_available('cpu'):
-        pytest.skip('the compiled attention core is not built (AUTOLA_WITH_OPS=0 build)')
-    monkeypatch.setenv('AUTOLA_OPS', request.param)
-    return request.param
 
 
 @pytest.mark.parametrize('args, kwargs, direct, pointwise', [
@@ -23,7 +15,7 @@ def ops_path(request, monkeypatch):
     ((320, 256, 1), {}, False, True),  # HOGA's projection
     ((16, 16, 3), {}, False, False),  # a dense 3x3: nn.Conv2d's forward
 ])
-def test_route_and_result_equal_nn_conv2d(ops_path, args, kwargs, direct, pointwise):
+def test_route_and_result_equal_nn_conv2d(ops_mode, args, kwargs, direct, pointwise):
     torch.manual_seed(0)
     conv = SameConv2d(*args, dilation=2, **kwargs) if args[2] > 1 else SameConv2d(*args, **kwargs)
     assert (conv.direct, conv.pointwise) == (direct, pointwise)

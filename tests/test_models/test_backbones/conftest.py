@@ -41,3 +41,17 @@ class ToyNormPlugin(nn.Module):
     def forward(self, x):
         return x + self.bn(self.conv(x))
 
+
+
+@MODELS.register_module(force=True)
+class ToyShiftPlugin(nn.Module):
+    """``x + shift``, the shift being an extra input of the forward."""
+
+    _abbr_ = 'toy_shift'
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.in_channels = in_channels
+
+    def forward(self, x, shift):
+        return x + shift

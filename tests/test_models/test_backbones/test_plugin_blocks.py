@@ -156,3 +156,18 @@ def test_activation_checkpointing_gives_the_same_output_and_gradients(block_type
     torch.testing.assert_close(outputs[0], outputs[1])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
+
+
+def test_options_after_the_widths_are_keyword_only():
+    with pytest.raises(TypeError, match='positional'):
+        BasicBlock(8, 8, 2)
+    with pytest.raises(TypeError, match='positional'):
+        Bottleneck(16, 4, 1, 1, None, 2)
+
+
+def test_the_base_owns_shortcut_relu_and_checkpointing():
+    downsample = nn.Conv2d(4, 8, 1, stride=2)
+    block = Bottleneck(4, 2, stride=2, downsample=downsample, with_cp=True)
+    assert block.downsample is downsample and block.with_cp
+    assert isinstance(block.relu, nn.ReLU)
+    assert block.plugin_names == {p: [] for p in Bottleneck.plugin_positions}

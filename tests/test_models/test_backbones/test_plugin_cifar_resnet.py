@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.registry import MODELS
 
-from autola_mm.models.backbones import PluginCifarResNet
+from autola_mm.models.backbones import BasicBlock, PluginCifarResNet, PluginResNetBase
 
 
 def counted_parameters(depth, base):
@@ -83,3 +83,24 @@ def test_built_from_the_root_registry():
 def test_bad_arguments_name_the_value(kwargs, error, message):
     with pytest.raises(error, match=message):
         PluginCifarResNet(**kwargs)
+
+
+def test_extra_inputs_reach_every_plugin():
+    """``backbone(x, shift)`` hands ``shift`` to the plugins (as a search model
+    hands its mixing weights): the same network as a plugin that holds it."""
+    torch.manual_seed(0)
+    holds = PluginCifarResNet(8, base_channels=4, plugins=[
+        dict(cfg=dict(type='ToyAffinePlugin', shift=0.5), position='after_conv2')]).eval()
+    given = PluginCifarResNet(8, base_channels=4, plugins=[
+        dict(cfg=dict(type='ToyShiftPlugin'), position='after_conv2')]).eval()
+    given.load_state_dict(holds.state_dict())
+    x = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(given(x, torch.tensor(0.5)), holds(x))
+    assert not torch.allclose(given(x, torch.tensor(0.0))[-1], holds(x)[-1])
+
+
+def test_options_after_depth_are_keyword_only():
+    with pytest.raises(TypeError, match='positional'):
+        PluginCifarResNet(20, 16)
+    with pytest.raises(TypeError, match='positional'):
+        PluginResNetBase(BasicBlock, (1, ), 16, 16, (1, ), (1, ))

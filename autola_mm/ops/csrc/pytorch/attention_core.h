@@ -1,6 +1,6 @@
-// Declarations of the attention core operators of autola_mm ("Auto Learning
-// Attention", NeurIPS 2020): the argument checks every back end runs and the
-// CPU and CUDA kernels that register.cpp binds to the dispatcher.
+// The kernels of the attention core of autola_mm ("Auto Learning Attention",
+// NeurIPS 2020), one set per device, that the operators of operators.cpp run
+// after checking their arguments. A kernel may assume checked arguments.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,59 +11,6 @@
 namespace autola_mm {
 
 using at::Tensor;
-
-// Argument checks, one per operator, run by every back end (Meta included).
-// They raise ValueError (TORCH_CHECK_VALUE) naming the operator, the
-// argument, its shape and what is accepted, and read symbolic sizes so that
-// they also run under torch.compile.
-void check_channel_stats(const Tensor& x);
-void check_channel_stats_backward(const Tensor& grad_avg, const Tensor& grad_max,
-                                  const Tensor& x, const Tensor& max);
-void check_spatial_stats(const Tensor& x);
-void check_spatial_stats_backward(const Tensor& grad, const Tensor& x,
-                                  const Tensor& stats);
-void check_sigmoid_gate(const Tensor& x, const Tensor& logits);
-void check_sigmoid_gate_backward(const Tensor& grad, const Tensor& x,
-                                 const Tensor& logits);
-void check_gated_spatial_stats(const Tensor& x, const Tensor& channel_logits);
-void check_gated_spatial_stats_backward(const Tensor& grad, const Tensor& x,
-                                        const Tensor& channel_logits,
-                                        const Tensor& stats);
-void check_channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
-                                const Tensor& spatial_logits);
-void check_channel_spatial_gate_backward(const Tensor& grad, const Tensor& x,
-                                         const Tensor& channel_logits,
-                                         const Tensor& spatial_logits);
-void check_channel_attention_backward_logits(const Tensor& grad, const Tensor& x,
-                                             const Tensor& logits, const Tensor& channel_max);
-void check_channel_attention_backward_input(const Tensor& grad, const Tensor& x,
-                                            const Tensor& logits, const Tensor& channel_max,
-                                            const Tensor& channel_ties, const Tensor& grad_avg,
-                                            const Tensor& grad_max);
-void check_cbam_backward_pool_logits(const Tensor& grad_pooled, const Tensor& x,
-                                     const Tensor& channel_logits, const Tensor& pooled,
-                                     const Tensor& channel_max);
-void check_cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor& channel_logits,
-                               const Tensor& spatial_logits, const Tensor& pooled,
-                               const Tensor& grad_pooled, const Tensor& channel_max,
-                               const Tensor& channel_ties, const Tensor& grad_avg,
-                               const Tensor& grad_max);
-
-void check_same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups);
-void check_same_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                int64_t dilation, int64_t groups);
-void check_pointwise_conv2d(const Tensor& x, const Tensor& weight);
-
-// The (in_channels, out_channels / groups, kH, kW) kernel whose same_conv2d
-// of the output gradient is the input gradient (same_conv2d_adjoint.cpp).
-Tensor same_conv2d_adjoint_weight(const Tensor& weight, int64_t groups);
-void check_pointwise_conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& weight);
-
-// Output shapes: (N, C, 1, 1) for channel statistics, (N, 2, H, W) for
-// spatial statistics, (N, out_channels, H, W) for same_conv2d.
-std::vector<c10::SymInt> channel_stats_shape(const Tensor& x);
-std::vector<c10::SymInt> spatial_stats_shape(const Tensor& x);
-std::vector<c10::SymInt> same_conv2d_shape(const Tensor& x, const Tensor& weight);
 
 #define AUTOLA_MM_DECLARE_BACKEND(backend)                                          \
   namespace backend {                                                                \

@@ -8,6 +8,7 @@
 // (the products run on MKL or cuBLAS); large CPU outputs are allocated as
 // the attention core's are (new_output.h).
 #include <ATen/ops/bmm.h>
+#include <ATen/ops/mm.h>
 #include <ATen/ops/zeros.h>
 
 #include "attention_core.h"
@@ -33,10 +34,15 @@ Tensor weight_matrix(const Tensor& weight) {
   return weight.reshape({weight.size(0), weight.size(1)});
 }
 
+// The (C, N * H * W) matrix of an (N, C, H, W) map: a view for one image or
+// a channels-last map, a copy otherwise.
+Tensor channels_by_positions(const Tensor& x) {
+  return x.transpose(0, 1).reshape({x.size(1), x.size(0) * x.size(2) * x.size(3)});
+}
+
 }  // namespace
 
 Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
-  check_pointwise_conv2d(x, weight);
   Tensor out = new_output({x.size(0), weight.size(0), x.size(2), x.size(3)}, x.options());
   Tensor flat_out = out.view({x.size(0), weight.size(0), x.size(2) * x.size(3)});
   at::bmm_out(flat_out, batched(weight_matrix(weight), x.size(0)), flat_positions(x));
@@ -45,7 +51,6 @@ Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
 
 Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
                                        const Tensor& weight) {
-  check_pointwise_conv2d_backward(grad, x, weight);
   Tensor grad_x = new_output(x.sizes(), x.options());
   Tensor flat_grad_x = grad_x.view({x.size(0), x.size(1), x.size(2) * x.size(3)});
   at::bmm_out(flat_grad_x, batched(weight_matrix(weight).t(), x.size(0)), flat_positions(grad));
@@ -54,7 +59,13 @@ Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
 
 Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
                                         const Tensor& weight) {
-  check_pointwise_conv2d_backward(grad, x, weight);
+  // float16 and bfloat16: one product over the whole batch (K = N * H * W),
+  // which accumulates in float32 and rounds once, where a product per image
+  // would round the gradient of every image to the low precision.
+  if (x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16) {
+    return at::mm(channels_by_positions(grad), channels_by_positions(x).t())
+        .view(weight.sizes());
+  }
   const Tensor g = flat_positions(grad);
   const Tensor input = flat_positions(x);
   const int64_t images = x.size(0), positions = x.size(2) * x.size(3);

@@ -177,7 +177,6 @@ std::tuple<Tensor, Tensor> cbam_backward_pool_logits(const Tensor& grad_pooled, 
                                                      const Tensor& channel_logits,
                                                      const Tensor& pooled,
                                                      const Tensor& channel_max) {
-  check_cbam_backward_pool_logits(grad_pooled, x, channel_logits, pooled, channel_max);
   const Tensor input = x.contiguous();
   const Tensor g = grad_pooled.contiguous();
   const Tensor a_c = channel_logits.contiguous();
@@ -200,8 +199,6 @@ Tensor cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor& ch
                            const Tensor& grad_pooled, const Tensor& channel_max,
                            const Tensor& channel_ties, const Tensor& grad_avg,
                            const Tensor& grad_max) {
-  check_cbam_backward_input(grad, x, channel_logits, spatial_logits, pooled, grad_pooled,
-                            channel_max, channel_ties, grad_avg, grad_max);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor a_c = channel_logits.contiguous();

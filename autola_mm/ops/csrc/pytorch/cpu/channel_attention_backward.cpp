@@ -86,7 +86,6 @@ void input_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
 std::tuple<Tensor, Tensor> channel_attention_backward_logits(const Tensor& grad, const Tensor& x,
                                                              const Tensor& logits,
                                                              const Tensor& channel_max) {
-  check_channel_attention_backward_logits(grad, x, logits, channel_max);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor a = logits.contiguous();
@@ -106,8 +105,6 @@ Tensor channel_attention_backward_input(const Tensor& grad, const Tensor& x,
                                         const Tensor& logits, const Tensor& channel_max,
                                         const Tensor& channel_ties, const Tensor& grad_avg,
                                         const Tensor& grad_max) {
-  check_channel_attention_backward_input(grad, x, logits, channel_max, channel_ties, grad_avg,
-                                         grad_max);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor a = logits.contiguous();

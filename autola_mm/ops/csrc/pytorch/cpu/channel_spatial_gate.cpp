@@ -124,7 +124,6 @@ void channel_spatial_gate_backward_tiles(const scalar_t* grad, const scalar_t* x
 
 Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
                             const Tensor& spatial_logits) {
-  check_channel_spatial_gate(x, channel_logits, spatial_logits);
   const Tensor input = x.contiguous();
   const Tensor a_c = channel_logits.contiguous();
   const Tensor a_s = spatial_logits.contiguous();
@@ -141,7 +140,6 @@ std::tuple<Tensor, Tensor, Tensor> channel_spatial_gate_backward(const Tensor& g
                                                                  const Tensor& x,
                                                                  const Tensor& channel_logits,
                                                                  const Tensor& spatial_logits) {
-  check_channel_spatial_gate_backward(grad, x, channel_logits, spatial_logits);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor a_c = channel_logits.contiguous();
@@ -163,7 +161,6 @@ std::tuple<Tensor, Tensor, Tensor> channel_spatial_gate_backward(const Tensor& g
 std::tuple<Tensor, Tensor> cbam_backward_gate_logits(const Tensor& grad, const Tensor& x,
                                                      const Tensor& channel_logits,
                                                      const Tensor& spatial_logits) {
-  check_channel_spatial_gate_backward(grad, x, channel_logits, spatial_logits);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor a_c = channel_logits.contiguous();

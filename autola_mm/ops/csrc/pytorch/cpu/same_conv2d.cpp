@@ -9,7 +9,7 @@
 // Output columns that fall into the border are computed and dropped.
 //   forward:      out[n, o] = sum over i, taps of w[o, i, t] * shift_t(x[n, i])
 //   input grad:   the forward of the gradient with the adjoint kernel
-//                 (same_conv2d_adjoint.cpp)
+//                 (adjoint_weight below)
 //   weight grad:  gw[o, i, t] = sum over n of dot(g[n, o], shift_t(x[n, i]))
 // The weight gradient sums fixed chunks of images, so the result does not
 // depend on the number of threads.
@@ -203,10 +203,24 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
   }
 }
 
+// The (in_channels, out_channels / groups, kH, kW) kernel whose convolution
+// of the output gradient is the input gradient: the adjoint of a stride-1,
+// size-keeping convolution is the same convolution with the kernel
+// transposed within each group and flipped in both axes, since the padding
+// is symmetric.
+Tensor adjoint_weight(const Tensor& weight, int64_t groups) {
+  const int64_t out_per_group = weight.size(0) / groups;
+  const int64_t in_per_group = weight.size(1);
+  return weight.reshape({groups, out_per_group, in_per_group, weight.size(2), weight.size(3)})
+      .transpose(1, 2)
+      .flip({3, 4})
+      .reshape({groups * in_per_group, out_per_group, weight.size(2), weight.size(3)})
+      .contiguous();
+}
+
 }  // namespace
 
 Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
-  check_same_conv2d(x, weight, dilation, groups);
   const Tensor input = with_contiguous_images(x);
   const Tensor w = weight.contiguous();
   const ConvDims d = dims_of(input, w, dilation, groups);
@@ -223,13 +237,11 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
 
 Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                   int64_t dilation, int64_t groups) {
-  check_same_conv2d_backward(grad, x, weight, dilation, groups);
-  return same_conv2d(grad, same_conv2d_adjoint_weight(weight, groups), dilation, groups);
+  return same_conv2d(grad, adjoint_weight(weight, groups), dilation, groups);
 }
 
 Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                    int64_t dilation, int64_t groups) {
-  check_same_conv2d_backward(grad, x, weight, dilation, groups);
   const Tensor g = grad.contiguous();
   const Tensor input = with_contiguous_images(x);
   const ConvDims d = dims_of(input, weight, dilation, groups);

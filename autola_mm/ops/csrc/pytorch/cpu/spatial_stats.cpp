@@ -156,7 +156,6 @@ void spatial_stats_backward_tiles(const scalar_t* grad, const scalar_t* x,
 }  // namespace
 
 Tensor spatial_stats(const Tensor& x) {
-  check_spatial_stats(x);
   const Tensor input = x.contiguous();
   Tensor stats = at::empty({input.size(0), 2, input.size(2), input.size(3)}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "spatial_stats_cpu", [&] {
@@ -168,7 +167,6 @@ Tensor spatial_stats(const Tensor& x) {
 }
 
 Tensor spatial_stats_backward(const Tensor& grad, const Tensor& x, const Tensor& stats) {
-  check_spatial_stats_backward(grad, x, stats);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor s = stats.contiguous();
@@ -183,7 +181,6 @@ Tensor spatial_stats_backward(const Tensor& grad, const Tensor& x, const Tensor&
 }
 
 Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits) {
-  check_gated_spatial_stats(x, channel_logits);
   const Tensor input = x.contiguous();
   const Tensor logits = channel_logits.contiguous();
   Tensor stats = at::empty({input.size(0), 2, input.size(2), input.size(3)}, input.options());
@@ -199,7 +196,6 @@ Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits) {
 std::tuple<Tensor, Tensor> gated_spatial_stats_backward(const Tensor& grad, const Tensor& x,
                                                         const Tensor& channel_logits,
                                                         const Tensor& stats) {
-  check_gated_spatial_stats_backward(grad, x, channel_logits, stats);
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
   const Tensor logits = channel_logits.contiguous();

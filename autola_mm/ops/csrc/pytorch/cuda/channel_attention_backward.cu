@@ -1,42 +1,51 @@
 // CUDA kernels of the fused channel attention backward
-// (autola_mm.ops.channel_attention, SE and SE_A_M): one block per (n, c)
-// row reduces the channel logit's gradient and counts the ties of the row's
-// maximum; the gradient of x from the gate and the channel pool is then
-// written element-wise.
+// (autola_mm.ops.channel_attention, SE and SE_A_M): the channel logit's
+// gradient and the ties of the row's maximum, reduced over each (n, c) row
+// (reduce_rows); the gradient of x from the gate and the channel pool is
+// then written element-wise.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 
 #include "../attention_core.h"
 #include "cuda_helpers.cuh"
+#include "reductions.cuh"
 
 namespace autola_mm::cuda {
 namespace {
 
+// grad_logits[row] = sigmoid'(sum_p grad * x) and channel_ties[row] = the
+// number of positions equal to the row's maximum.
 template <typename scalar_t>
-__global__ void logits_kernel(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
-                              const scalar_t* channel_max, scalar_t* grad_logits,
-                              int32_t* channel_ties, int64_t length) {
+struct LogitsGrad {
   using acc_t = at::acc_type<scalar_t, true>;
-  __shared__ acc_t shared_sum[kThreads / kWarp];
-  __shared__ int32_t shared_ties[kThreads / kWarp];
-  const int64_t row = blockIdx.x;
-  const scalar_t row_max = channel_max[row];
-  acc_t sum = 0;
-  int32_t ties = 0;
-  for (int64_t j = threadIdx.x; j < length; j += blockDim.x) {
-    const scalar_t value = x[row * length + j];
-    sum += static_cast<acc_t>(grad[row * length + j]) * static_cast<acc_t>(value);
-    ties += value == row_max;
+  const scalar_t* grad;
+  const scalar_t* x;
+  const scalar_t* logits;
+  const scalar_t* channel_max;
+  scalar_t* grad_logits;
+  int32_t* channel_ties;
+  int64_t length;
+
+  __device__ Partial<acc_t> reduce(int64_t row, int64_t first, int64_t end,
+                                   int64_t stride) const {
+    const scalar_t row_max = channel_max[row];
+    Partial<acc_t> partial = Partial<acc_t>::identity();
+#pragma unroll 4
+    for (int64_t j = first; j < end; j += stride) {
+      const scalar_t value = x[row * length + j];
+      partial.sum += static_cast<acc_t>(grad[row * length + j]) * static_cast<acc_t>(value);
+      partial.count += value == row_max;
+    }
+    return partial;
   }
-  sum = block_reduce(sum, SumOp<acc_t>(), shared_sum);
-  ties = block_reduce(ties, SumOp<int32_t>(), shared_ties);
-  if (threadIdx.x == 0) {
-    grad_logits[row] =
-        static_cast<scalar_t>(sigmoid_backward(sum, static_cast<acc_t>(gate_of(logits[row]))));
-    channel_ties[row] = ties;
+
+  __device__ void finish(int64_t row, const Partial<acc_t>& partial) const {
+    grad_logits[row] = static_cast<scalar_t>(
+        sigmoid_backward(partial.sum, static_cast<acc_t>(gate_of(logits[row]))));
+    channel_ties[row] = static_cast<int32_t>(partial.count);
   }
-}
+};
 
 template <typename scalar_t>
 __global__ void input_kernel(const scalar_t* grad, const scalar_t* x, const scalar_t* logits,
@@ -63,7 +72,6 @@ __global__ void input_kernel(const scalar_t* grad, const scalar_t* x, const scal
 std::tuple<Tensor, Tensor> channel_attention_backward_logits(const Tensor& grad, const Tensor& x,
                                                              const Tensor& logits,
                                                              const Tensor& channel_max) {
-  check_channel_attention_backward_logits(grad, x, logits, channel_max);
   const c10::cuda::CUDAGuard guard(x.device());
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
@@ -71,17 +79,15 @@ std::tuple<Tensor, Tensor> channel_attention_backward_logits(const Tensor& grad,
   const Tensor row_max = channel_max.contiguous();
   Tensor grad_logits = at::empty(a.sizes(), a.options());
   Tensor channel_ties = at::empty(a.sizes(), a.options().dtype(at::kInt));
-  const int64_t rows = input.size(0) * input.size(1);
-  if (rows > 0) {
-    AUTOLA_MM_DISPATCH_CUDA_TYPES(input.scalar_type(), "channel_attention_logits_cuda", [&] {
-      logits_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(
-          g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
-          a.const_data_ptr<scalar_t>(), row_max.const_data_ptr<scalar_t>(),
-          grad_logits.mutable_data_ptr<scalar_t>(), channel_ties.mutable_data_ptr<int32_t>(),
-          input.size(2) * input.size(3));
-    });
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-  }
+  const int64_t length = input.size(2) * input.size(3);
+  AUTOLA_MM_DISPATCH_CUDA_TYPES(input.scalar_type(), "channel_attention_logits_cuda", [&] {
+    reduce_rows(LogitsGrad<scalar_t>{g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
+                                     a.const_data_ptr<scalar_t>(),
+                                     row_max.const_data_ptr<scalar_t>(),
+                                     grad_logits.mutable_data_ptr<scalar_t>(),
+                                     channel_ties.mutable_data_ptr<int32_t>(), length},
+                input.size(0) * input.size(1), length);
+  });
   return {grad_logits, channel_ties};
 }
 
@@ -89,8 +95,6 @@ Tensor channel_attention_backward_input(const Tensor& grad, const Tensor& x,
                                         const Tensor& logits, const Tensor& channel_max,
                                         const Tensor& channel_ties, const Tensor& grad_avg,
                                         const Tensor& grad_max) {
-  check_channel_attention_backward_input(grad, x, logits, channel_max, channel_ties, grad_avg,
-                                         grad_max);
   const c10::cuda::CUDAGuard guard(x.device());
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();

@@ -1,8 +1,10 @@
-// Helpers of the CUDA kernels of the attention core: launch shapes, a
-// block-wide reduction, and device functions several kernels share.
+// Helpers of the CUDA kernels of the attention core: element-wise launch
+// shapes and device functions several kernels share. The reductions over the
+// rows and columns of a feature map are in reductions.cuh.
 #pragma once
 
 #include <ATen/AccumulateType.h>
+#include <ATen/core/Tensor.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -16,46 +18,24 @@ namespace autola_mm::cuda {
 
 constexpr int kThreads = 256;
 constexpr int kWarp = 32;
+constexpr int kWarps = kThreads / kWarp;
+constexpr unsigned kFullMask = 0xffffffffu;
+// Grids have at most this many blocks; the kernels' loops stride over the rest.
+constexpr int64_t kMaxBlocks = 65535 * 8;
+
+__host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// A grid of `blocks` blocks, between 1 and kMaxBlocks.
+inline unsigned grid_for(int64_t blocks) {
+  return static_cast<unsigned>(std::clamp<int64_t>(blocks, 1, kMaxBlocks));
+}
 
 // Blocks of kThreads threads covering `count` elements, one element per
 // thread, capped so that grid-stride loops cover the rest.
-inline int blocks_for(int64_t count) {
-  return static_cast<int>(std::clamp<int64_t>((count + kThreads - 1) / kThreads, 1, 65535 * 8));
-}
-
-template <typename T>
-struct SumOp {
-  __device__ T operator()(T a, T b) const { return a + b; }
-};
-
-template <typename T>
-struct NanMaxOp {
-  __device__ T operator()(T a, T b) const { return nan_max(a, b); }
-};
-
-// Reduces `value` over the kThreads threads of a block with `op`; every
-// thread gets the result. `shared` holds kThreads / kWarp elements.
-template <typename T, typename Op>
-__device__ T block_reduce(T value, Op op, T* shared) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-    value = op(value, __shfl_down_sync(0xffffffffu, value, offset));
-  }
-  const int lane = threadIdx.x % kWarp;
-  const int warp = threadIdx.x / kWarp;
-  if (lane == 0) {
-    shared[warp] = value;
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    for (int w = 1; w < kThreads / kWarp; ++w) {
-      value = op(value, shared[w]);
-    }
-    shared[0] = value;
-  }
-  __syncthreads();
-  value = shared[0];
-  __syncthreads();
-  return value;
+inline unsigned blocks_for(int64_t count) {
+  return grid_for(ceil_div(count, kThreads));
 }
 
 inline cudaStream_t current_stream() {
@@ -77,31 +57,26 @@ __device__ at::acc_type<scalar_t, true> gated(scalar_t x, scalar_t gate) {
   return static_cast<acc_t>(static_cast<scalar_t>(product));
 }
 
-// ties[n, p] = the number of channels c whose (gated) value at position p
-// equals stats[n, 0, p], the maximum over channels; one thread per (n, p).
-// Without gates (channel_logits == nullptr) the values are x itself.
-template <typename scalar_t>
-__global__ void position_ties_kernel(const scalar_t* x, const scalar_t* channel_logits,
-                                     const scalar_t* stats, int32_t* ties, int64_t images,
-                                     int64_t channels, int64_t positions) {
-  using acc_t = at::acc_type<scalar_t, true>;
-  const int64_t total = images * positions;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t n = i / positions;
-    const int64_t p = i % positions;
-    const acc_t max = static_cast<acc_t>(stats[n * 2 * positions + p]);
-    int32_t count = 0;
-    for (int64_t c = 0; c < channels; ++c) {
-      const scalar_t value = x[(n * channels + c) * positions + p];
-      const acc_t y = channel_logits == nullptr
-                          ? static_cast<acc_t>(value)
-                          : gated(value, gate_of(channel_logits[n * channels + c]));
-      count += y == max;
-    }
-    ties[i] = count;
-  }
+// The gradient of the pooled map y at (n, c, p), whose value there is `y`,
+// from the gradient `grad` of its pool over channels (stats: the maximum,
+// then the mean, of shape (N, 2, H, W)): the mean's share plus the
+// maximum's share among its `ties`.
+template <typename scalar_t, typename acc_t = at::acc_type<scalar_t, true>>
+__device__ acc_t pool_grad(const scalar_t* grad, const scalar_t* stats, const int32_t* ties,
+                           acc_t y, int64_t n, int64_t p, int64_t channels, int64_t positions) {
+  const acc_t grad_max = static_cast<acc_t>(grad[n * 2 * positions + p]);
+  const acc_t grad_mean = static_cast<acc_t>(grad[(n * 2 + 1) * positions + p]);
+  const acc_t max = static_cast<acc_t>(stats[n * 2 * positions + p]);
+  return grad_mean / static_cast<acc_t>(channels) +
+         max_share(grad_max / static_cast<acc_t>(ties[n * positions + p]), y, max);
 }
+
+// ties[n, p] = the number of channels c whose value at position p, x or,
+// with channel_logits, x * sigmoid(channel_logits[n, c]), equals
+// stats[n, 0, p], its maximum over channels; an (N, H * W) int32 tensor.
+// Takes contiguous tensors on the current device (spatial_stats.cu).
+at::Tensor position_ties(const at::Tensor& x, const at::Tensor* channel_logits,
+                          const at::Tensor& stats);
 
 }  // namespace autola_mm::cuda
 

@@ -1,0 +1,268 @@
+"""The attention core on the compiled operators ``torch.ops.autola_mm.*``.
+
+The same functions as :mod:`.reference`, with the same numbers. The
+operators themselves (their checks and their CPU, CUDA and Meta kernels) are
+listed once, in ``csrc/pytorch/operators.cpp``; this module registers their
+autograd formulas (each backward is an operator too) and composes SE's and
+CBAM's patterns.
+
+Composed from the operators, autograd would write one full-size gradient of
+``x`` per use of ``x`` (the pool, the gates) and add them. In eager autograd
+:func:`channel_attention` and :func:`cbam_attention` are one autograd
+function each: its forward pass runs the small logit networks (MLP, conv,
+BN) on the pooled statistics as a graph of their own, and its backward pass
+reduces the logits' gradients from ``grad`` and ``x``, backpropagates
+through that graph (parameters included), and writes the gradient of ``x``
+in one last pass. Traced (``torch.compile``, ``torch.jit.trace``, export)
+they are the plain composition of the operators.
+"""
+from functools import reduce
+from typing import Callable, Sequence, Tuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .extension import compiled_ops_available
+
+if compiled_ops_available():
+    _ops = torch.ops.autola_mm
+    channel_stats = _ops.channel_stats
+    spatial_stats = _ops.spatial_stats
+    sigmoid_gate = _ops.sigmoid_gate
+    gated_spatial_stats = _ops.gated_spatial_stats
+    channel_spatial_gate = _ops.channel_spatial_gate
+    same_conv2d = _ops.same_conv2d
+    pointwise_conv2d = _ops.pointwise_conv2d
+
+
+def _save_inputs(ctx, inputs, output):
+    ctx.save_for_backward(*(t for t in inputs if isinstance(t, Tensor)))
+
+
+def _save_input_and_output(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output if isinstance(output, Tensor) else output[1])
+
+
+def _channel_stats_backward(ctx, grad_avg, grad_max):
+    x, max_ = ctx.saved_tensors
+    return _ops.channel_stats_backward(grad_avg, grad_max, x, max_)
+
+
+def _spatial_stats_backward(ctx, grad):
+    x, stats = ctx.saved_tensors
+    return _ops.spatial_stats_backward(grad, x, stats)
+
+
+def _sigmoid_gate_backward(ctx, grad):
+    return _ops.sigmoid_gate_backward(grad, *ctx.saved_tensors)
+
+
+def _save_gated_spatial_stats(ctx, inputs, output):
+    ctx.save_for_backward(*inputs, output)
+
+
+def _gated_spatial_stats_backward(ctx, grad):
+    return _ops.gated_spatial_stats_backward(grad, *ctx.saved_tensors)
+
+
+def _channel_spatial_gate_backward(ctx, grad):
+    return _ops.channel_spatial_gate_backward(grad, *ctx.saved_tensors)
+
+
+def _save_conv(ctx, inputs, output):
+    x, weight, *arguments = inputs
+    ctx.save_for_backward(x, weight)
+    ctx.arguments = arguments
+
+
+def _same_conv2d_backward(ctx, grad):
+    x, weight = ctx.saved_tensors
+    grad_x = grad_weight = None
+    if ctx.needs_input_grad[0]:
+        grad_x = _ops.same_conv2d_backward_input(grad, x, weight, *ctx.arguments)
+    if ctx.needs_input_grad[1]:
+        grad_weight = _ops.same_conv2d_backward_weight(grad, x, weight, *ctx.arguments)
+    return grad_x, grad_weight, None, None
+
+
+def _pointwise_conv2d_backward(ctx, grad):
+    x, weight = ctx.saved_tensors
+    grad_x = grad_weight = None
+    if ctx.needs_input_grad[0]:
+        grad_x = _ops.pointwise_conv2d_backward_input(grad, x, weight)
+    if ctx.needs_input_grad[1]:
+        grad_weight = _ops.pointwise_conv2d_backward_weight(grad, x, weight)
+    return grad_x, grad_weight
+
+
+if compiled_ops_available():
+    for _name, _backward, _setup in (
+        ('channel_stats', _channel_stats_backward, _save_input_and_output),
+        ('spatial_stats', _spatial_stats_backward, _save_input_and_output),
+        ('sigmoid_gate', _sigmoid_gate_backward, _save_inputs),
+        ('gated_spatial_stats', _gated_spatial_stats_backward, _save_gated_spatial_stats),
+        ('channel_spatial_gate', _channel_spatial_gate_backward, _save_inputs),
+        ('same_conv2d', _same_conv2d_backward, _save_conv),
+        ('pointwise_conv2d', _pointwise_conv2d_backward, _save_conv),
+    ):
+        torch.library.register_autograd(f'autola_mm::{_name}', _backward, setup_context=_setup)
+
+
+def _traced() -> bool:
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
+                      parameters: Sequence[Tensor] = ()) -> Tensor:
+    """SE's pattern: see :func:`autola_mm.ops.reference.channel_attention`."""
+    if _traced():
+        return sigmoid_gate(x, channel_logits(*channel_stats(x)))
+    return _ChannelAttention.apply(x, channel_logits, *parameters)
+
+
+def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
+                   spatial_logits: Callable[[Tensor], Tensor],
+                   parameters: Sequence[Tensor] = ()) -> Tensor:
+    """CBAM's pattern: see :func:`autola_mm.ops.reference.cbam_attention`."""
+    if _traced():
+        channel = channel_logits(*channel_stats(x))
+        return channel_spatial_gate(x, channel, spatial_logits(gated_spatial_stats(x, channel)))
+    return _CBAMAttention.apply(x, channel_logits, spatial_logits, *parameters)
+
+
+def _leaves(*tensors: Tensor) -> Tuple[Tensor, ...]:
+    """``tensors`` as leaves of a graph of their own (the inputs of a logit network)."""
+    return tuple(t.detach().requires_grad_() for t in tensors)
+
+
+def _check_parameters(pattern: str, outputs: Tensor, leaves: Sequence[Tensor],
+                      parameters: Sequence[Tensor]) -> None:
+    """Refuse a logit network that reads a tensor requiring grad that is not in ``parameters``."""
+    known = {id(t) for t in (*leaves, *parameters)}
+    nodes, seen = [outputs.grad_fn], set()
+    while nodes:
+        node = nodes.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, 'variable', None)
+        if variable is not None and id(variable) not in known:
+            raise ValueError(
+                f'{pattern}: the logit networks read a tensor of shape {tuple(variable.shape)} '
+                'that requires grad but is not in `parameters`; pass every parameter they '
+                'read, e.g. tuple(module.parameters()), so that it gets its gradient')
+        nodes.extend(next_node for next_node, _ in node.next_functions)
+
+
+def _autocast_common(*tensors: Tensor) -> Tuple[Tensor, ...]:
+    """Under autocast, ``tensors`` in their widest dtype (the operators' autocast policy)."""
+    if not torch.is_autocast_enabled(tensors[0].device.type):
+        return tensors
+    dtype = reduce(torch.promote_types, (t.dtype for t in tensors))
+    return tuple(t.to(dtype) for t in tensors)
+
+
+def _graph_gradients(outputs: Tensor, grad: Tensor, inputs: Sequence[Tensor],
+                     parameters: Sequence[Tensor], dtype: torch.dtype) -> Tuple[list, list]:
+    """Gradients of a logit network's ``inputs`` (in ``dtype``) and ``parameters``.
+
+    Unused inputs get zeros, unused or frozen parameters None. The network's
+    graph is kept (it lives as long as the autograd node that owns it), so
+    that a backward pass with ``retain_graph=True`` can run again.
+    """
+    trained = [p for p in parameters if p.requires_grad]
+    if not outputs.requires_grad:
+        return [torch.zeros_like(t, dtype=dtype) for t in inputs], [None] * len(parameters)
+    grads = torch.autograd.grad(outputs, (*inputs, *trained), grad.to(outputs.dtype),
+                                retain_graph=True, allow_unused=True)
+    input_grads = [
+        torch.zeros_like(t, dtype=dtype) if g is None else g.to(dtype)
+        for t, g in zip(inputs, grads)
+    ]
+    trained_grads = iter(grads[len(inputs):])
+    return input_grads, [next(trained_grads) if p.requires_grad else None for p in parameters]
+
+
+def _sum_grads(first: list, second: list) -> list:
+    return [a if b is None else b if a is None else a + b for a, b in zip(first, second)]
+
+
+class _ChannelAttention(torch.autograd.Function):
+    """``sigmoid_gate(x, channel_logits(*channel_stats(x)))`` with a two-pass backward.
+
+    Backward: one pass over ``grad`` and ``x`` reduces the logits' gradient,
+    the MLP's graph gives the statistics' and parameters' gradients, a second
+    pass writes the gradient of ``x`` from the gate and the pool together.
+    """
+
+    @staticmethod
+    def forward(ctx, x, channel_logits, *parameters):
+        stats = channel_stats(x)
+        with torch.set_grad_enabled(any(ctx.needs_input_grad)):
+            ctx.stats = _leaves(*stats)
+            ctx.logits = channel_logits(*ctx.stats)
+        _check_parameters('channel_attention', ctx.logits, ctx.stats, parameters)
+        x, logits, channel_max = _autocast_common(x, ctx.logits.detach(), stats[1])
+        ctx.parameters = parameters
+        ctx.save_for_backward(x, logits, channel_max)
+        return sigmoid_gate(x, logits)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, logits, channel_max = ctx.saved_tensors
+        grad_logits, ties = _ops.channel_attention_backward_logits(grad, x, logits, channel_max)
+        (grad_avg, grad_max), grad_params = _graph_gradients(ctx.logits, grad_logits, ctx.stats,
+                                                             ctx.parameters, x.dtype)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _ops.channel_attention_backward_input(grad, x, logits, channel_max, ties,
+                                                           grad_avg, grad_max)
+        return (grad_x, None, *grad_params)
+
+
+class _CBAMAttention(torch.autograd.Function):
+    """CBAM's composition of the operators with a three-pass backward.
+
+    Backward: one pass over ``grad`` and ``x`` reduces both gates' logits'
+    gradients; the spatial network's graph gives the pooled map's gradient;
+    one pass over ``x`` reduces the channel logits' gradient through the
+    gated pool; the MLP's graph gives the statistics' gradients; a last pass
+    writes the gradient of ``x`` from its three uses.
+    """
+
+    @staticmethod
+    def forward(ctx, x, channel_logits, spatial_logits, *parameters):
+        avg, channel_max = channel_stats(x)
+        with torch.set_grad_enabled(any(ctx.needs_input_grad)):
+            ctx.stats = _leaves(avg, channel_max)
+            ctx.channel = channel_logits(*ctx.stats)
+            channel = ctx.channel.detach()
+            pooled = gated_spatial_stats(x, channel)
+            ctx.pooled = _leaves(pooled)
+            ctx.spatial = spatial_logits(*ctx.pooled)
+        _check_parameters('cbam_attention', ctx.channel, ctx.stats, parameters)
+        _check_parameters('cbam_attention', ctx.spatial, ctx.pooled, parameters)
+        x, channel, spatial, pooled, channel_max = _autocast_common(
+            x, channel, ctx.spatial.detach(), pooled, channel_max)
+        ctx.parameters = parameters
+        ctx.save_for_backward(x, channel, spatial, pooled, channel_max)
+        return channel_spatial_gate(x, channel, spatial)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, channel, spatial, pooled, channel_max = ctx.saved_tensors
+        grad_channel, grad_spatial = _ops.cbam_backward_gate_logits(grad, x, channel, spatial)
+        (grad_pooled, ), spatial_grads = _graph_gradients(ctx.spatial, grad_spatial, ctx.pooled,
+                                                          ctx.parameters, x.dtype)
+        grad_channel_pool, ties = _ops.cbam_backward_pool_logits(grad_pooled, x, channel, pooled,
+                                                                 channel_max)
+        (grad_avg, grad_max), channel_grads = _graph_gradients(
+            ctx.channel, grad_channel + grad_channel_pool, ctx.stats, ctx.parameters, x.dtype)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _ops.cbam_backward_input(grad, x, channel, spatial, pooled, grad_pooled,
+                                              channel_max, ties, grad_avg, grad_max)
+        return (grad_x, None, None, *_sum_grads(spatial_grads, channel_grads))

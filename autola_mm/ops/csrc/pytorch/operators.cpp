@@ -1,0 +1,534 @@
+// The operators of the attention core of autola_mm ("Auto Learning
+// Attention", NeurIPS 2020) and their registration with the PyTorch
+// dispatcher. This file is the one list of operators: each is defined once
+// here (its argument checks, then the kernel of its input's device, or just
+// the output shapes for Meta tensors), and AUTOLA_MM_FORWARD_OPERATORS /
+// AUTOLA_MM_BACKWARD_OPERATORS derive the schemas and the CPU, CUDA, Meta
+// and autocast registrations from that list. Their autograd formulas are
+// registered from Python (autola_mm/ops/compiled.py); every backward is an
+// operator here too.
+#include <Python.h>
+
+#include <ATen/autocast_mode.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+
+#include "argument_checks.h"
+#include "attention_core.h"
+
+namespace autola_mm {
+namespace {
+
+Tensor empty_like_input(const Tensor& t) { return at::empty_symint(t.sym_sizes(), t.options()); }
+
+Tensor empty_int_like(const Tensor& t) {
+  return at::empty_symint(t.sym_sizes(), t.options().dtype(at::kInt));
+}
+
+Tensor empty_channel_stats(const Tensor& x) {
+  return at::empty_symint({x.sym_size(0), x.sym_size(1), 1, 1}, x.options());
+}
+
+Tensor empty_spatial_stats(const Tensor& x) {
+  return at::empty_symint({x.sym_size(0), 2, x.sym_size(2), x.sym_size(3)}, x.options());
+}
+
+Tensor empty_conv_output(const Tensor& x, const Tensor& weight) {
+  return at::empty_symint({x.sym_size(0), weight.sym_size(0), x.sym_size(2), x.sym_size(3)},
+                          x.options());
+}
+
+std::vector<c10::SymInt> channel_stats_shape(const Tensor& x) {
+  return {x.sym_size(0), x.sym_size(1), 1, 1};
+}
+
+std::vector<c10::SymInt> spatial_stats_shape(const Tensor& x) {
+  return {x.sym_size(0), 2, x.sym_size(2), x.sym_size(3)};
+}
+
+std::vector<c10::SymInt> conv_output_shape(const Tensor& x, const Tensor& weight) {
+  return {x.sym_size(0), weight.sym_size(0), x.sym_size(2), x.sym_size(3)};
+}
+
+}  // namespace
+
+// The kernel of x's device: CUDA tensors run cuda::kernel (when built with
+// CUDA), CPU tensors cpu::kernel. Meta tensors return before this.
+#ifdef AUTOLA_MM_WITH_CUDA
+#define AUTOLA_MM_ON_DEVICE(x, kernel, ...) \
+  ((x).is_cuda() ? cuda::kernel(__VA_ARGS__) : cpu::kernel(__VA_ARGS__))
+#else
+#define AUTOLA_MM_ON_DEVICE(x, kernel, ...) cpu::kernel(__VA_ARGS__)
+#endif
+
+std::tuple<Tensor, Tensor> channel_stats(const Tensor& x) {
+  const char* op = "autola_mm::channel_stats";
+  checks::feature_map(op, x);
+  checks::positions(op, x);
+  if (x.is_meta()) {
+    return {empty_channel_stats(x), empty_channel_stats(x)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_stats, x);
+}
+
+Tensor channel_stats_backward(const Tensor& grad_avg, const Tensor& grad_max, const Tensor& x,
+                              const Tensor& max) {
+  const char* op = "autola_mm::channel_stats_backward";
+  checks::feature_map(op, x);
+  checks::positions(op, x);
+  const auto shape = channel_stats_shape(x);
+  checks::like_with_shape(op, "grad_avg", grad_avg, x, shape);
+  checks::like_with_shape(op, "grad_max", grad_max, x, shape);
+  checks::like_with_shape(op, "max", max, x, shape);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_stats_backward, grad_avg, grad_max, x, max);
+}
+
+Tensor spatial_stats(const Tensor& x) {
+  const char* op = "autola_mm::spatial_stats";
+  checks::feature_map(op, x);
+  checks::channels(op, x);
+  if (x.is_meta()) {
+    return empty_spatial_stats(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, spatial_stats, x);
+}
+
+Tensor spatial_stats_backward(const Tensor& grad, const Tensor& x, const Tensor& stats) {
+  const char* op = "autola_mm::spatial_stats_backward";
+  checks::feature_map(op, x);
+  checks::channels(op, x);
+  const auto shape = spatial_stats_shape(x);
+  checks::like_with_shape(op, "grad", grad, x, shape);
+  checks::like_with_shape(op, "stats", stats, x, shape);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, spatial_stats_backward, grad, x, stats);
+}
+
+namespace {
+
+void check_sigmoid_gate(const char* op, const Tensor& x, const Tensor& logits) {
+  checks::feature_map(op, x);
+  checks::like(op, "logits", logits, x);
+  TORCH_CHECK_VALUE(checks::is_channel_shape(logits, x) || checks::is_spatial_shape(logits, x) ||
+                        logits.sym_sizes() == x.sym_sizes(),
+                    op, ": logits must have shape (N, C, 1, 1), (N, 1, H, W) or (N, C, H, W) ",
+                    "for x of shape ", x.sym_sizes(), ", got ", logits.sym_sizes());
+}
+
+}  // namespace
+
+Tensor sigmoid_gate(const Tensor& x, const Tensor& logits) {
+  check_sigmoid_gate("autola_mm::sigmoid_gate", x, logits);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, sigmoid_gate, x, logits);
+}
+
+std::tuple<Tensor, Tensor> sigmoid_gate_backward(const Tensor& grad, const Tensor& x,
+                                                 const Tensor& logits) {
+  const char* op = "autola_mm::sigmoid_gate_backward";
+  check_sigmoid_gate(op, x, logits);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  if (x.is_meta()) {
+    return {empty_like_input(x), empty_like_input(logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, sigmoid_gate_backward, grad, x, logits);
+}
+
+namespace {
+
+void check_gated_spatial_stats(const char* op, const Tensor& x, const Tensor& channel_logits) {
+  checks::feature_map(op, x);
+  checks::channels(op, x);
+  checks::channel_logits(op, "channel_logits", channel_logits, x);
+}
+
+}  // namespace
+
+Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits) {
+  check_gated_spatial_stats("autola_mm::gated_spatial_stats", x, channel_logits);
+  if (x.is_meta()) {
+    return empty_spatial_stats(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, gated_spatial_stats, x, channel_logits);
+}
+
+std::tuple<Tensor, Tensor> gated_spatial_stats_backward(const Tensor& grad, const Tensor& x,
+                                                        const Tensor& channel_logits,
+                                                        const Tensor& stats) {
+  const char* op = "autola_mm::gated_spatial_stats_backward";
+  check_gated_spatial_stats(op, x, channel_logits);
+  const auto shape = spatial_stats_shape(x);
+  checks::like_with_shape(op, "grad", grad, x, shape);
+  checks::like_with_shape(op, "stats", stats, x, shape);
+  if (x.is_meta()) {
+    return {empty_like_input(x), empty_like_input(channel_logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, gated_spatial_stats_backward, grad, x, channel_logits, stats);
+}
+
+namespace {
+
+void check_channel_spatial_gate(const char* op, const Tensor& x, const Tensor& channel_logits,
+                                const Tensor& spatial_logits) {
+  checks::feature_map(op, x);
+  checks::channel_logits(op, "channel_logits", channel_logits, x);
+  checks::spatial_logits(op, "spatial_logits", spatial_logits, x);
+}
+
+}  // namespace
+
+Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
+                            const Tensor& spatial_logits) {
+  check_channel_spatial_gate("autola_mm::channel_spatial_gate", x, channel_logits,
+                             spatial_logits);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_spatial_gate, x, channel_logits, spatial_logits);
+}
+
+std::tuple<Tensor, Tensor, Tensor> channel_spatial_gate_backward(const Tensor& grad,
+                                                                 const Tensor& x,
+                                                                 const Tensor& channel_logits,
+                                                                 const Tensor& spatial_logits) {
+  const char* op = "autola_mm::channel_spatial_gate_backward";
+  check_channel_spatial_gate(op, x, channel_logits, spatial_logits);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  if (x.is_meta()) {
+    return {empty_like_input(x), empty_like_input(channel_logits),
+            empty_like_input(spatial_logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_spatial_gate_backward, grad, x, channel_logits,
+                             spatial_logits);
+}
+
+namespace {
+
+void check_channel_attention_backward(const char* op, const Tensor& grad, const Tensor& x,
+                                      const Tensor& logits, const Tensor& channel_max) {
+  checks::feature_map(op, x);
+  checks::positions(op, x);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  checks::channel_logits(op, "logits", logits, x);
+  checks::like_with_shape(op, "channel_max", channel_max, x, channel_stats_shape(x));
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> channel_attention_backward_logits(const Tensor& grad, const Tensor& x,
+                                                             const Tensor& logits,
+                                                             const Tensor& channel_max) {
+  check_channel_attention_backward("autola_mm::channel_attention_backward_logits", grad, x,
+                                   logits, channel_max);
+  if (x.is_meta()) {
+    return {empty_like_input(logits), empty_int_like(logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_attention_backward_logits, grad, x, logits, channel_max);
+}
+
+Tensor channel_attention_backward_input(const Tensor& grad, const Tensor& x,
+                                        const Tensor& logits, const Tensor& channel_max,
+                                        const Tensor& channel_ties, const Tensor& grad_avg,
+                                        const Tensor& grad_max) {
+  const char* op = "autola_mm::channel_attention_backward_input";
+  check_channel_attention_backward(op, grad, x, logits, channel_max);
+  checks::stats_gradients(op, x, channel_ties, grad_avg, grad_max);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, channel_attention_backward_input, grad, x, logits, channel_max,
+                             channel_ties, grad_avg, grad_max);
+}
+
+std::tuple<Tensor, Tensor> cbam_backward_gate_logits(const Tensor& grad, const Tensor& x,
+                                                     const Tensor& channel_logits,
+                                                     const Tensor& spatial_logits) {
+  const char* op = "autola_mm::cbam_backward_gate_logits";
+  check_channel_spatial_gate(op, x, channel_logits, spatial_logits);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  if (x.is_meta()) {
+    return {empty_like_input(channel_logits), empty_like_input(spatial_logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, cbam_backward_gate_logits, grad, x, channel_logits,
+                             spatial_logits);
+}
+
+namespace {
+
+void check_cbam_backward_pool(const char* op, const Tensor& grad_pooled, const Tensor& x,
+                              const Tensor& channel_logits, const Tensor& pooled,
+                              const Tensor& channel_max) {
+  check_gated_spatial_stats(op, x, channel_logits);
+  checks::positions(op, x);
+  const auto shape = spatial_stats_shape(x);
+  checks::like_with_shape(op, "grad_pooled", grad_pooled, x, shape);
+  checks::like_with_shape(op, "pooled", pooled, x, shape);
+  checks::like_with_shape(op, "channel_max", channel_max, x, channel_stats_shape(x));
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> cbam_backward_pool_logits(const Tensor& grad_pooled, const Tensor& x,
+                                                     const Tensor& channel_logits,
+                                                     const Tensor& pooled,
+                                                     const Tensor& channel_max) {
+  check_cbam_backward_pool("autola_mm::cbam_backward_pool_logits", grad_pooled, x,
+                           channel_logits, pooled, channel_max);
+  if (x.is_meta()) {
+    return {empty_like_input(channel_logits), empty_int_like(channel_logits)};
+  }
+  return AUTOLA_MM_ON_DEVICE(x, cbam_backward_pool_logits, grad_pooled, x, channel_logits, pooled,
+                             channel_max);
+}
+
+Tensor cbam_backward_input(const Tensor& grad, const Tensor& x, const Tensor& channel_logits,
+                           const Tensor& spatial_logits, const Tensor& pooled,
+                           const Tensor& grad_pooled, const Tensor& channel_max,
+                           const Tensor& channel_ties, const Tensor& grad_avg,
+                           const Tensor& grad_max) {
+  const char* op = "autola_mm::cbam_backward_input";
+  check_channel_spatial_gate(op, x, channel_logits, spatial_logits);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  check_cbam_backward_pool(op, grad_pooled, x, channel_logits, pooled, channel_max);
+  checks::stats_gradients(op, x, channel_ties, grad_avg, grad_max);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, cbam_backward_input, grad, x, channel_logits, spatial_logits,
+                             pooled, grad_pooled, channel_max, channel_ties, grad_avg, grad_max);
+}
+
+Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  const char* op = "autola_mm::same_conv2d";
+  checks::feature_map(op, x);
+  checks::positions(op, x, "convolve");
+  checks::same_conv_weight(op, x, weight, dilation, groups);
+  if (x.is_meta()) {
+    return empty_conv_output(x, weight);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, same_conv2d, x, weight, dilation, groups);
+}
+
+namespace {
+
+void check_same_conv2d_backward(const char* op, const Tensor& grad, const Tensor& x,
+                                const Tensor& weight, int64_t dilation, int64_t groups) {
+  checks::feature_map(op, x);
+  checks::positions(op, x, "convolve");
+  checks::same_conv_weight(op, x, weight, dilation, groups);
+  checks::like_with_shape(op, "grad", grad, x, conv_output_shape(x, weight));
+}
+
+}  // namespace
+
+Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                  int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward("autola_mm::same_conv2d_backward_input", grad, x, weight, dilation,
+                             groups);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, same_conv2d_backward_input, grad, x, weight, dilation, groups);
+}
+
+Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                                   int64_t dilation, int64_t groups) {
+  check_same_conv2d_backward("autola_mm::same_conv2d_backward_weight", grad, x, weight, dilation,
+                             groups);
+  if (x.is_meta()) {
+    return empty_like_input(weight);
+  }
+  return AUTOLA_MM_ON_DEVICE(x, same_conv2d_backward_weight, grad, x, weight, dilation, groups);
+}
+
+// The 1 x 1 convolution runs the same matrix products on every device (gemm::).
+Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
+  const char* op = "autola_mm::pointwise_conv2d";
+  checks::feature_map(op, x);
+  checks::positions(op, x, "convolve");
+  checks::pointwise_weight(op, x, weight);
+  if (x.is_meta()) {
+    return empty_conv_output(x, weight);
+  }
+  return gemm::pointwise_conv2d(x, weight);
+}
+
+namespace {
+
+void check_pointwise_conv2d_backward(const char* op, const Tensor& grad, const Tensor& x,
+                                     const Tensor& weight) {
+  checks::feature_map(op, x);
+  checks::positions(op, x, "convolve");
+  checks::pointwise_weight(op, x, weight);
+  checks::like_with_shape(op, "grad", grad, x, conv_output_shape(x, weight));
+}
+
+}  // namespace
+
+Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,
+                                       const Tensor& weight) {
+  check_pointwise_conv2d_backward("autola_mm::pointwise_conv2d_backward_input", grad, x, weight);
+  if (x.is_meta()) {
+    return empty_like_input(x);
+  }
+  return gemm::pointwise_conv2d_backward_input(grad, x, weight);
+}
+
+Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
+                                        const Tensor& weight) {
+  check_pointwise_conv2d_backward("autola_mm::pointwise_conv2d_backward_weight", grad, x, weight);
+  if (x.is_meta()) {
+    return empty_like_input(weight);
+  }
+  return gemm::pointwise_conv2d_backward_weight(grad, x, weight);
+}
+
+#undef AUTOLA_MM_ON_DEVICE
+
+}  // namespace autola_mm
+
+// The operators a model calls: name, schema, and the autocast policy of
+// their CUDA kernels. Pools and gates take the widest dtype of their inputs
+// (a float16 map gated by float32 logits runs in float32); convolutions run
+// in autocast's lower precision, as torch's own convolutions do.
+#define AUTOLA_MM_FORWARD_OPERATORS(OP)                                                      \
+  OP(channel_stats, "(Tensor x) -> (Tensor, Tensor)", promote)                               \
+  OP(spatial_stats, "(Tensor x) -> Tensor", promote)                                         \
+  OP(sigmoid_gate, "(Tensor x, Tensor logits) -> Tensor", promote)                           \
+  OP(gated_spatial_stats, "(Tensor x, Tensor channel_logits) -> Tensor", promote)            \
+  OP(channel_spatial_gate, "(Tensor x, Tensor channel_logits, Tensor spatial_logits) -> Tensor", \
+     promote)                                                                                \
+  OP(same_conv2d, "(Tensor x, Tensor weight, int dilation=1, int groups=1) -> Tensor",           \
+     lower_precision_fp)                                                                     \
+  OP(pointwise_conv2d, "(Tensor x, Tensor weight) -> Tensor", lower_precision_fp)
+
+// Their backward passes, and the fused backward passes of SE
+// (channel_attention_*) and CBAM (cbam_backward_*).
+#define AUTOLA_MM_BACKWARD_OPERATORS(OP)                                                         \
+  OP(channel_stats_backward, "(Tensor grad_avg, Tensor grad_max, Tensor x, Tensor max) -> Tensor") \
+  OP(spatial_stats_backward, "(Tensor grad, Tensor x, Tensor stats) -> Tensor")                  \
+  OP(sigmoid_gate_backward, "(Tensor grad, Tensor x, Tensor logits) -> (Tensor, Tensor)")        \
+  OP(gated_spatial_stats_backward,                                                               \
+     "(Tensor grad, Tensor x, Tensor channel_logits, Tensor stats) -> (Tensor, Tensor)")         \
+  OP(channel_spatial_gate_backward,                                                              \
+     "(Tensor grad, Tensor x, Tensor channel_logits, Tensor spatial_logits) -> "                 \
+     "(Tensor, Tensor, Tensor)")                                                                 \
+  OP(channel_attention_backward_logits,                                                          \
+     "(Tensor grad, Tensor x, Tensor logits, Tensor channel_max) -> (Tensor, Tensor)")           \
+  OP(channel_attention_backward_input,                                                           \
+     "(Tensor grad, Tensor x, Tensor logits, Tensor channel_max, Tensor channel_ties, "          \
+     "Tensor grad_avg, Tensor grad_max) -> Tensor")                                              \
+  OP(cbam_backward_gate_logits,                                                                  \
+     "(Tensor grad, Tensor x, Tensor channel_logits, Tensor spatial_logits) -> (Tensor, Tensor)") \
+  OP(cbam_backward_pool_logits,                                                                  \
+     "(Tensor grad_pooled, Tensor x, Tensor channel_logits, Tensor pooled, "                     \
+     "Tensor channel_max) -> (Tensor, Tensor)")                                                  \
+  OP(cbam_backward_input,                                                                        \
+     "(Tensor grad, Tensor x, Tensor channel_logits, Tensor spatial_logits, Tensor pooled, "     \
+     "Tensor grad_pooled, Tensor channel_max, Tensor channel_ties, Tensor grad_avg, "            \
+     "Tensor grad_max) -> Tensor")                                                               \
+  OP(same_conv2d_backward_input,                                                                 \
+     "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups) -> Tensor")               \
+  OP(same_conv2d_backward_weight,                                                                \
+     "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups) -> Tensor")               \
+  OP(pointwise_conv2d_backward_input, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")        \
+  OP(pointwise_conv2d_backward_weight, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")
+
+namespace autola_mm {
+namespace {
+
+// Calls the operator kName through the dispatcher (below the autocast key,
+// which the autocast wrapper has excluded), so that autograd records it.
+template <const char* kName, typename Signature>
+struct Redispatch;
+
+template <const char* kName, typename Ret, typename... Args>
+struct Redispatch<kName, Ret(Args...)> {
+  static Ret call(Args... args) {
+    static const auto handle =
+        c10::Dispatcher::singleton().findSchemaOrThrow(kName, "").typed<Ret(Args...)>();
+    return handle.call(args...);
+  }
+};
+
+#define AUTOLA_MM_QUALIFIED_NAME(name, ...) constexpr char qualified_##name[] = "autola_mm::" #name;
+AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_QUALIFIED_NAME)
+#undef AUTOLA_MM_QUALIFIED_NAME
+
+}  // namespace
+}  // namespace autola_mm
+
+#define AUTOLA_MM_DEFINE(name, schema, ...) m.def(#name schema, tags);
+#define AUTOLA_MM_IMPLEMENT(name, ...) m.impl(#name, &autola_mm::name);
+#define AUTOLA_MM_AUTOCAST(device, name, policy)                                               \
+  m.impl(#name, &at::autocast::WrapFunction<                                                   \
+                    at::autocast::CastPolicy::policy, device, decltype(autola_mm::name),       \
+                    decltype(autola_mm::name),                                                 \
+                    &autola_mm::Redispatch<autola_mm::qualified_##name,                        \
+                                           decltype(autola_mm::name)>::call>::type::call);
+#define AUTOLA_MM_AUTOCAST_CUDA(name, schema, policy) \
+  AUTOLA_MM_AUTOCAST(c10::DeviceType::CUDA, name, policy)
+// The CPU kernels cover float32 and float64: under CPU autocast every
+// operator takes the widest dtype of its inputs.
+#define AUTOLA_MM_AUTOCAST_CPU(name, schema, policy) \
+  AUTOLA_MM_AUTOCAST(c10::DeviceType::CPU, name, promote)
+
+TORCH_LIBRARY(autola_mm, m) {
+  const std::vector<at::Tag> tags = {at::Tag::pt2_compliant_tag};
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_DEFINE)
+  AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_DEFINE)
+}
+
+// One function per operator serves every device: it checks its arguments and
+// runs the kernel of its input's device.
+TORCH_LIBRARY_IMPL(autola_mm, CPU, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+}
+
+TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+}
+
+TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOCAST_CPU)
+}
+
+#ifdef AUTOLA_MM_WITH_CUDA
+TORCH_LIBRARY_IMPL(autola_mm, CUDA, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+}
+
+TORCH_LIBRARY_IMPL(autola_mm, AutocastCUDA, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOCAST_CUDA)
+}
+#endif
+
+// The extension is imported as the Python module autola_mm.ops._ext; importing
+// it runs the registrations above. Its only attribute, with_cuda, says whether
+// CUDA kernels were built; the operators are reached through torch.ops.autola_mm.
+extern "C" PyObject* PyInit__ext(void) {
+  static PyModuleDef definition = {PyModuleDef_HEAD_INIT, "_ext", nullptr, -1, nullptr};
+  PyObject* module = PyModule_Create(&definition);
+#ifdef AUTOLA_MM_WITH_CUDA
+  const long with_cuda = 1;
+#else
+  const long with_cuda = 0;
+#endif
+  if (module != nullptr && PyModule_AddIntConstant(module, "with_cuda", with_cuda) != 0) {
+    Py_DECREF(module);
+    return nullptr;
+  }
+  return module;
+}

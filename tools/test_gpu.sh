@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make test-gpu: the tests that need an NVIDIA GPU, on a machine that has one.
+# 1. builds the CUDA ops of autola_mm for the local GPU's architecture into the
+#    venv (an editable install, CPU kernels included);
+# 2. runs the device-parametrised tests on CUDA (op and module tests, every
+#    dtype), and one --amp training iteration of
+#    configs/faster_rcnn_r50_fpn_hoga_1x.py on ../shared/data/coco_sample;
+# 3. runs tools/analysis/benchmark_attention.py --device cuda;
+# and ends with one summary line. Exits 2 at once where torch sees no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${AUTOLA_VENV:-.venv}/bin/python
+start=$(date +%s)
+step() { printf '\n[test-gpu %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+if ! gpu=$("$PY" -c 'import torch, sys
+if not torch.cuda.is_available():
+    sys.exit(1)
+print(torch.cuda.get_device_name(), "sm_%d%d" % torch.cuda.get_device_capability())'); then
+    echo "make test-gpu: torch $("$PY" -c 'import torch; print(torch.__version__)') sees no" \
+        "CUDA device on this machine; it needs an NVIDIA GPU and its driver" \
+        "(nvidia-smi must list one). The CPU tests are 'make test'." >&2
+    exit 2
+fi
+arch=$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')
+
+step "building the CUDA ops for $gpu (TORCH_CUDA_ARCH_LIST=$arch)"
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$arch \
+    MAX_JOBS=$(nproc) "$PY" -m pip install -q --disable-pip-version-check \
+    --no-build-isolation --no-deps -e .
+
+step "device tests on CUDA, and one --amp training iteration of the Faster R-CNN HOGA config"
+log=$(mktemp)
+set +e
+"$PY" -m pytest tests/test_ops tests/test_models -k cuda -q -p no:cacheprovider \
+    tests/test_tools/test_train_one_iteration.py::test_detection_hoga_amp_on_cuda 2>&1 | tee "$log"
+tests_status=${PIPESTATUS[0]}
+set -e
+tests=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed).* =+$' "$log" | tail -1 | tr -d '=')
+
+step "benchmark_attention.py --device cuda"
+bench=$(mktemp)
+"$PY" tools/analysis/benchmark_attention.py --device cuda --rounds 5 | tee "$bench"
+headline=$(tail -1 "$bench")
+
+echo
+echo "test-gpu summary: $gpu; tests:${tests:- none ran} (exit $tests_status); $headline;" \
+    "$(($(date +%s) - start)) s"
+exit "$tests_status"
