@@ -86,7 +86,7 @@ def test_tool_exports_and_verifies(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('problem, message', [
-    ('config', 'does not exist'),
+    ('config', 'No such file or directory|does not exist'),
     ('checkpoint', 'does not match|differ'),
     ('shape', 'cannot take an input of shape'),
 ])
