@@ -257,7 +257,8 @@ def test_cpu_autocast_promotes_bfloat16_logits(ops, cpu_float32):
         out.backward(grad)
         results.append([out, inp.grad] + [p.grad for p in mod.parameters()])
     for ours, theirs in zip(*results):
-        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
+        # bfloat16 sums over N * H * W (the 7x7 conv's weight gradient) round differently.
+        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=6e-2)
 
 
 

@@ -147,10 +147,13 @@ def test_cpu_autocast_promotes_to_the_widest_dtype(ops, kind):
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = ops.sigmoid_gate(x, low)
     assert out.dtype == torch.float32
-    assert_close_np(out, sigmoid_gate_np(x, low), rtol=1e-5, atol=1e-6)
+    # The reference's torch.sigmoid of bfloat16 logits rounds to bfloat16 before the product.
+    tolerance = dict(rtol=1e-5, atol=1e-6) if ops.__name__.endswith('compiled') else dict(
+        rtol=1.6e-2, atol=1.6e-2)
+    assert_close_np(out, sigmoid_gate_np(x, low), **tolerance)
     grad_x, grad_logits = grads_of(out, (x, low), grad)
     assert grad_x.dtype == torch.float32 and grad_logits.dtype == torch.bfloat16
     expected_x, expected_logits = sigmoid_gate_grad_np(x, low, grad)
-    assert_close_np(grad_x, expected_x, rtol=1e-5, atol=1e-6)
+    assert_close_np(grad_x, expected_x, **tolerance)
     assert_close_np(grad_logits, expected_logits, rtol=1.6e-2, atol=1.6e-2)
 
