@@ -138,9 +138,13 @@ def _leaves(*tensors: Tensor) -> Tuple[Tensor, ...]:
 
 def _check_parameters(pattern: str, outputs: Tensor, leaves: Sequence[Tensor],
                       parameters: Sequence[Tensor]) -> None:
-    """Refuse a logit network that reads a tensor requiring grad that is not in ``parameters``."""
+    """Refuse a logit network that reads a tensor requiring grad that is not in ``parameters``.
+
+    The walk stops at the parameters: a parameter that is itself computed
+    (``torch.func.functional_call`` with stepped weights) is a valid input.
+    """
     known = {id(t) for t in (*leaves, *parameters)}
-    nodes, seen = [outputs.grad_fn], set()
+    nodes, seen = [outputs.grad_fn], {p.grad_fn for p in parameters if p.grad_fn is not None}
     while nodes:
         node = nodes.pop()
         if node is None or node in seen:

@@ -216,8 +216,7 @@ class PluginResNetBase(BaseModule):
         x = self.forward_stem(x)
         outs = []
         for i, name in enumerate(self.stage_names):
-            for block in getattr(self, name):
-                x = block(x, *plugin_inputs)
+            x = getattr(self, name)(x, *plugin_inputs)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
