@@ -109,14 +109,23 @@ if compiled_ops_available():
         torch.library.register_autograd(f'autola_mm::{_name}', _backward, setup_context=_setup)
 
 
-def _traced() -> bool:
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+def _composed(x: Tensor, parameters: Sequence[Tensor]) -> bool:
+    """Whether a pattern runs as the plain composition of the operators.
+
+    Traced (torch.compile, jit.trace), the tracer sees the operators; without
+    a gradient to compute (inference), the two-pass backward has nothing to
+    save and the composition skips the autograd Function's bookkeeping.
+    """
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return True
+    return not (torch.is_grad_enabled()
+                and (x.requires_grad or any(p.requires_grad for p in parameters)))
 
 
 def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
                       parameters: Sequence[Tensor] = ()) -> Tensor:
     """SE's pattern: see :func:`autola_mm.ops.reference.channel_attention`."""
-    if _traced():
+    if _composed(x, parameters):
         return sigmoid_gate(x, channel_logits(*channel_stats(x)))
     return _ChannelAttention.apply(x, channel_logits, *parameters)
 
@@ -125,7 +134,7 @@ def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor]
                    spatial_logits: Callable[[Tensor], Tensor],
                    parameters: Sequence[Tensor] = ()) -> Tensor:
     """CBAM's pattern: see :func:`autola_mm.ops.reference.cbam_attention`."""
-    if _traced():
+    if _composed(x, parameters):
         channel = channel_logits(*channel_stats(x))
         return channel_spatial_gate(x, channel, spatial_logits(gated_spatial_stats(x, channel)))
     return _CBAMAttention.apply(x, channel_logits, spatial_logits, *parameters)

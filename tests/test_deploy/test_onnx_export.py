@@ -56,11 +56,8 @@ def test_attention_module(tmp_path, module_type, exporter):
     check_export(module, (32, 7, 9), tmp_path / 'module.onnx', exporter)
 
 
-@pytest.mark.parametrize('name, exporter', [
-    ('cifar_resnet20_hoga', 'torchscript'),
-    ('cifar_resnet20_hoga', 'dynamo'),
-    ('faster_rcnn_hoga', 'torchscript'),
-])
+@pytest.mark.parametrize('exporter', EXPORTERS)
+@pytest.mark.parametrize('name', MODELS)
 def test_model(tmp_path, name, exporter):
     config, (height, width) = MODELS[name]
     cfg = load_config(f'{CONFIG_ROOT}/{config}', {'model.backbone.init_cfg': None})
