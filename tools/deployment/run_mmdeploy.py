@@ -8,7 +8,8 @@ relies on changed there:
 - ``torch.onnx.symbolic_opset9._cast_Long`` is gone; mmdeploy's RoIAlign
   symbolic imports it. It is given back as the ONNX ``Cast`` to int64 it was.
 
-The patches are applied when this module is imported, so the processes that
+The patches are applied when this module is imported, and this module stays
+the main module while the tool's ``main()`` runs, so the processes that
 mmdeploy's ``deploy.py`` spawns (they re-import the main module) get them
 too. ``autola_mm`` is imported so its modules are registered.
 
@@ -49,7 +50,10 @@ def main() -> None:
         print(f'warning: these patches are for mmdeploy 1.3.1, found {mmdeploy.__version__}',
               file=sys.stderr)
     tool, sys.argv = sys.argv[1], sys.argv[1:]
-    runpy.run_path(tool, run_name='__main__')
+    tool_main = runpy.run_path(tool, run_name='mmdeploy_tool').get('main')
+    if tool_main is None:
+        sys.exit(f'error: {tool} has no main(); give one of the tools of mmdeploy v1.3.1')
+    tool_main()
 
 
 if __name__ == '__main__':
