@@ -53,7 +53,7 @@ class DenseOutputs(nn.Module):
             tuple[Tensor, ...]: See the module docstring.
         """
         if self.scope != 'mmdet':
-            return tuple(_flatten(self.model(image, mode='tensor')))
+            return tuple(_flatten(self.model(image, None, mode='tensor')))
         features = self.model.extract_feat(image)
         head = self.model.rpn_head if getattr(self.model, 'with_rpn', False) \
             else self.model.bbox_head
