@@ -4,6 +4,8 @@
 # Usage: tools/dist_train.sh CONFIG GPUS [tools/train.py options]
 # Environment (as in the OpenMMLab libraries):
 #   NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
+#   MAX_RESTARTS (0): times torchrun restarts the workers after one fails;
+#     a restarted worker resumes from the last checkpoint of its work dir,
 #   PYTHON (python): the interpreter that has autola_mm and the mm libraries.
 # On a machine without CUDA the processes train on the CPU over gloo.
 set -euo pipefail
@@ -22,4 +24,5 @@ exec "${PYTHON:-python}" -m torch.distributed.run \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --master_port="${PORT:-29500}" \
     --nproc_per_node="$GPUS" \
+    --max-restarts="${MAX_RESTARTS:-0}" \
     "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
