@@ -212,8 +212,8 @@ class HOGASearchClassifier(BaseModel):
         val_labels = _labels(val['data_samples'])
         records = {}
 
-        def val_loss() -> Tensor:
-            logits = self.logits(val['inputs'])
+        def val_loss(logits_of=self.logits) -> Tensor:
+            logits = logits_of(val['inputs'])
             records.update(loss_arch=F.cross_entropy(logits, val_labels),
                            accuracy_arch=_accuracy(logits, val_labels))
             return records['loss_arch']
@@ -228,11 +228,20 @@ class HOGASearchClassifier(BaseModel):
                     val_loss, VirtualStep.of_sgd(optim_wrapper['weights'].optimizer, weights),
                     self.hessian_radius)
             else:
-                wrapper.backward(val_loss(), inputs=[self.alpha])
+                wrapper.backward(val_loss(self._logits_for_alpha), inputs=[self.alpha])
         all_reduce_params([self.alpha.grad], op='mean')
         wrapper.step()
         wrapper.zero_grad()
         return {key: value.detach() for key, value in records.items()}
+
+    def _logits_for_alpha(self, inputs: Tensor) -> Tensor:
+        """Class scores (N, num_classes) of images (N, 3, H, W) whose graph reaches only ``alpha``.
+
+        The weights enter detached, so the first-order architecture step's
+        backward computes no weight gradients (it would discard them).
+        """
+        weights = {name: p.detach() for name, p in self.named_parameters() if p is not self.alpha}
+        return torch.func.functional_call(self, weights, (inputs, ), strict=False)
 
     def _weight_step(self, train: dict, wrapper: OptimWrapper) -> Dict[str, Tensor]:
         labels = _labels(train['data_samples'])
