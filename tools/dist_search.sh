@@ -6,6 +6,8 @@
 #   NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
 #   MAX_RESTARTS (0): times torchrun restarts the workers after one fails;
 #     a restarted worker resumes from the last checkpoint of its work dir,
+#   AUTOLA_RESTART_TIMEOUT (300): seconds restarted workers wait for each other
+#     before they stop and ask for a relaunch with --resume (docs/distributed.md),
 #   PYTHON (python): the interpreter that has autola_mm and the mm libraries.
 # On a machine without CUDA the processes search on the CPU over gloo.
 set -euo pipefail

@@ -20,9 +20,10 @@ import os.path as osp
 import sys
 
 import autola_mm  # noqa: F401  (registers the search model, loop and hooks)
-from autola_mm.utils import (DataLayoutError, GenotypeFileError, add_resume_argument,
-                             add_runner_arguments, apply_resume, build_runner, load_tool_config,
-                             parse_runner_args, prepare_run)
+from autola_mm.utils import (DataLayoutError, GenotypeFileError, RestartRendezvousError,
+                             add_resume_argument, add_runner_arguments, apply_resume,
+                             build_runner, close_distributed, exit_on_checkpoint_errors,
+                             load_tool_config, parse_runner_args, prepare_run)
 
 SEARCH_LOADERS = ('train_dataloader', )
 
@@ -49,13 +50,15 @@ def main(argv=None):
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
     try:
         prepare_run(cfg, SEARCH_LOADERS)
-    except (DataLayoutError, GenotypeFileError) as err:
+    except (DataLayoutError, GenotypeFileError, RestartRendezvousError) as err:
         sys.exit(str(err))
     runner = build_runner(cfg)
-    runner.train()
+    with exit_on_checkpoint_errors(cfg):
+        runner.train()
     genotype_file = osp.join(runner.work_dir, 'genotype.json')
     runner.logger.info(f"Use the searched cell with dict(type='HOGA', "
                        f"genotype='{genotype_file}')")
+    close_distributed(cfg.launcher)
     return runner
 
 

@@ -23,10 +23,11 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_state_dict
 
 import autola_mm  # noqa: F401  (registers the models in mmengine's root registry)
-from autola_mm.utils import (CheckpointMismatchError, DataLayoutError, GenotypeFileError,
-                             MissingCheckpointError, add_runner_arguments, build_runner,
-                             check_checkpoint_fits, checkpoint_state_dict, load_tool_config,
-                             parse_runner_args, prepare_run, read_checkpoint)
+from autola_mm.utils import (CheckpointMismatchError, CorruptCheckpointError, DataLayoutError,
+                             GenotypeFileError, MissingCheckpointError, add_runner_arguments,
+                             build_runner, check_checkpoint_fits, checkpoint_state_dict,
+                             close_distributed, load_tool_config, parse_runner_args,
+                             prepare_run, read_checkpoint)
 
 TEST_LOADERS = ('test_dataloader', )
 
@@ -114,7 +115,7 @@ def main(argv=None) -> dict:
         checkpoint = read_checkpoint(args.checkpoint)
     except (DataLayoutError, GenotypeFileError) as err:
         sys.exit(str(err))
-    except MissingCheckpointError as err:
+    except (MissingCheckpointError, CorruptCheckpointError) as err:
         sys.exit(f'error: {err}')
     runner = build_runner(cfg)
     try:
@@ -122,7 +123,9 @@ def main(argv=None) -> dict:
                                 args.partial_load)
     except CheckpointMismatchError as err:
         sys.exit(f'error: {err}')
-    return runner.test()
+    metrics = runner.test()
+    close_distributed(cfg.launcher)
+    return metrics
 
 
 if __name__ == '__main__':

@@ -17,9 +17,10 @@ from mmengine.config import Config
 from mmengine.device import get_device
 
 import autola_mm  # noqa: F401  (registers the models in mmengine's root registry)
-from autola_mm.utils import (DataLayoutError, GenotypeFileError, add_resume_argument,
-                             add_runner_arguments, apply_resume, build_runner, load_tool_config,
-                             parse_runner_args, prepare_run)
+from autola_mm.utils import (DataLayoutError, GenotypeFileError, RestartRendezvousError,
+                             add_resume_argument, add_runner_arguments, apply_resume,
+                             build_runner, close_distributed, exit_on_checkpoint_errors,
+                             load_tool_config, parse_runner_args, prepare_run)
 
 TRAIN_LOADERS = ('train_dataloader', 'val_dataloader')
 
@@ -61,10 +62,12 @@ def main(argv=None):
     apply_train_args(cfg, args)
     try:
         prepare_run(cfg, TRAIN_LOADERS)
-    except (DataLayoutError, GenotypeFileError) as err:
+    except (DataLayoutError, GenotypeFileError, RestartRendezvousError) as err:
         sys.exit(str(err))
     runner = build_runner(cfg)
-    runner.train()
+    with exit_on_checkpoint_errors(cfg):
+        runner.train()
+    close_distributed(cfg.launcher)
     return runner
 
 

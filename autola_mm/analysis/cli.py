@@ -5,12 +5,13 @@ from typing import Callable, Optional, Sequence
 
 from mmengine.config import DictAction
 
-from ..utils import CheckpointMismatchError, GenotypeFileError, MissingCheckpointError
+from ..utils import (CheckpointMismatchError, CorruptCheckpointError, GenotypeFileError,
+                     MissingCheckpointError)
 from .input_errors import AnalysisInputError
 
 #: Wrong inputs that end a tool with ``error: <message>`` and no traceback.
-INPUT_ERRORS = (AnalysisInputError, CheckpointMismatchError, GenotypeFileError,
-                MissingCheckpointError)
+INPUT_ERRORS = (AnalysisInputError, CheckpointMismatchError, CorruptCheckpointError,
+                GenotypeFileError, MissingCheckpointError)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

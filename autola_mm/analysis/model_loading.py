@@ -69,6 +69,7 @@ def load_model(config: str,
     Raises:
         GenotypeFileError: When a genotype file of the model does not exist.
         MissingCheckpointError: When the checkpoint file does not exist.
+        CorruptCheckpointError: When it is truncated or corrupt.
         CheckpointMismatchError: When the checkpoint holds another model.
     """
     cfg = load_config(config, cfg_options)

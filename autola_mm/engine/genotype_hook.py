@@ -7,7 +7,7 @@ dir, and records the genotype in the checkpoint's meta.
 """
 import os.path as osp
 
-from mmengine.dist import master_only
+from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -52,9 +52,10 @@ class GenotypeHook(Hook):
         self.write(runner, epoch)
 
     def after_train(self, runner) -> None:
-        """Write the final genotype."""
+        """Write the final genotype (rank 0 alone writes and says so)."""
         self.write(runner, runner.epoch)
-        runner.logger.info(f'Genotype written to {osp.join(runner.work_dir, self.filename)}')
+        if is_main_process():
+            runner.logger.info(f'Genotype written to {osp.join(runner.work_dir, self.filename)}')
 
     @master_only
     def write(self, runner, epoch: int) -> None:

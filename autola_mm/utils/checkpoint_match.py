@@ -43,6 +43,11 @@ def read_checkpoint(path: str) -> dict:
 
     Returns:
         dict: The checkpoint (``state_dict``, ``meta``, ...) or a bare state dict.
+
+    Raises:
+        MissingCheckpointError: When a local file does not exist.
+        CorruptCheckpointError: When it is truncated or corrupt (raised by
+            the loader ``autola_mm`` installs, see ``checkpoint_loaders``).
     """
     if '://' not in path and not osp.isfile(path):
         raise MissingCheckpointError(f'checkpoint {path} does not exist')

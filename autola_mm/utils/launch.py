@@ -15,7 +15,8 @@ from mmengine.runner import Runner
 
 from .checkpoint_match import CompactKeyListFilter
 from .data_layout import check_data_roots
-from .distributed import LAUNCHERS, init_cpu_distributed, use_cpu_model_wrapper
+from .distributed import (LAUNCHERS, elastic_restart_count, init_cpu_distributed,
+                          use_cpu_model_wrapper)
 from .genotype_files import check_genotype_files
 
 
@@ -57,7 +58,22 @@ def parse_runner_args(parser: argparse.ArgumentParser,
 
 
 def apply_resume(cfg: Config, resume: Optional[str]) -> None:
-    """Apply ``--resume`` to ``cfg``: None leaves it, ``'auto'`` takes the latest."""
+    """Apply ``--resume`` to ``cfg``: None leaves it, ``'auto'`` takes the latest.
+
+    A worker that torchrun restarted (``TORCHELASTIC_RESTART_COUNT`` > 0, see
+    ``MAX_RESTARTS`` of ``tools/dist_train.sh``) resumes by itself from the
+    latest checkpoint of the work dir (mmengine's ``last_checkpoint`` file),
+    as ``--resume`` would; while the work dir has none, it starts as the first
+    attempt did (from ``--resume CKPT`` when given). :func:`build_runner`
+    logs the resumption.
+
+    Args:
+        cfg (Config): The merged config, its ``work_dir`` set; edited in place.
+        resume (str | None): ``--resume``: None, ``'auto'`` or a checkpoint.
+    """
+    if elastic_restart_count() and (
+            resume is None or osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))):
+        resume = 'auto'
     if resume is not None:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume
@@ -101,6 +117,8 @@ def prepare_run(cfg: Config, loaders: Sequence[str]) -> None:
     Raises:
         DataLayoutError: When a dataset the run reads is not on disk.
         GenotypeFileError: When a genotype file the model names does not exist.
+        RestartRendezvousError: When workers torchrun restarted do not all
+            join the gloo group again in time.
     """
     check_data_roots(cfg, loaders)
     check_genotype_files(cfg.get('model'))
@@ -112,8 +130,14 @@ def build_runner(cfg: Config) -> Runner:
     """Build the Runner the config asks for (``runner_type``, default Runner).
 
     Its logger shortens mmengine's state-dict warnings (a ``Pretrained``
-    init_cfg) to counts and the first keys (:class:`CompactKeyListFilter`).
+    init_cfg) to counts and the first keys (:class:`CompactKeyListFilter`),
+    and says when a worker torchrun restarted resumes (:func:`apply_resume`).
     """
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.logger.addFilter(CompactKeyListFilter())
+    restarts = elastic_restart_count()
+    if restarts and cfg.get('resume'):
+        source = cfg.get('load_from') or f'the latest checkpoint in {runner.work_dir}'
+        runner.logger.info(f'torchrun restarted the workers (TORCHELASTIC_RESTART_COUNT='
+                           f'{restarts}): resuming from {source}, as --resume does')
     return runner

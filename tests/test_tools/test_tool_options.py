@@ -172,6 +172,12 @@ def test_cpu_model_wrapper_keeps_the_configs_wrapper_and_options():
                                          broadcast_buffers=False)
 
 
+def test_sync_bn_on_the_cpu_is_refused_with_the_fix():
+    from autola_mm.utils import use_cpu_model_wrapper
+    with pytest.raises(ValueError, match=r"sync_bn='torch'.*--cfg-options sync_bn=None"):
+        use_cpu_model_wrapper(Config(dict(sync_bn='torch')))
+
+
 def test_rendezvous_of_each_launcher(monkeypatch, tmp_path):
     from autola_mm.utils import distributed
     monkeypatch.setattr(distributed.torch.cuda, 'is_available', lambda: False)

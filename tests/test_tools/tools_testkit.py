@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.hooks import Hook
@@ -27,15 +27,18 @@ class KillAfterCheckpointHook(Hook):
 
     Its priority is the lowest, so it runs after ``CheckpointHook`` has
     written the checkpoint: what a crash or a pre-empted job looks like.
+    With ``rank`` only the process of that rank dies (rank 0 writes the
+    checkpoints); by default every process does.
     """
     priority = 'LOWEST'
 
-    def __init__(self, epoch: int):
+    def __init__(self, epoch: int, rank: Optional[int] = None):
         self.epoch = epoch
+        self.rank = rank
 
     def after_train_epoch(self, runner) -> None:
         # ``runner.epoch`` counts the epochs finished before this one.
-        if runner.epoch + 1 == self.epoch:
+        if runner.epoch + 1 == self.epoch and self.rank in (None, runner.rank):
             os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -1,6 +1,7 @@
 # MMPose runtime with the AutoLA modules registered. Written out rather than
 # inherited: MMPose's default runtime also sets train_cfg, which the schedule
-# bases own. Checkpoints every 10 epochs, the last 3 kept, plus the best AP.
+# bases own. Checkpoints every 10 epochs, the last 3 kept, plus the best AP; each
+# written atomically (complete or absent, even when the run is killed).
 default_scope = 'mmpose'
 custom_imports = dict(imports=['autola_mm'], allow_failed_imports=False)
 
@@ -9,7 +10,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', interval=10, max_keep_ckpts=3, save_best='coco/AP',
+        type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3, save_best='coco/AP',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))

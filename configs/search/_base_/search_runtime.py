@@ -1,5 +1,6 @@
 # Runtime of the AutoLA search: mmpretrain's data transforms, checkpoints every
-# epoch, the genotype and the alpha history written beside them.
+# epoch (written atomically: complete or absent, even when the run is killed),
+# the genotype and the alpha history written beside them.
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['autola_mm'], allow_failed_imports=False)
 
@@ -7,7 +8,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 custom_hooks = [dict(type='GenotypeHook'), dict(type='AlphaHistoryHook')]

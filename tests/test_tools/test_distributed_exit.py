@@ -1,0 +1,31 @@
+"""Two-process trainings report success: exit status 0, run after run.
+
+A gloo process group left to the interpreter's exit kept its threads running
+while the process was torn down, and one rank in a few died of SIGABRT after
+the training had finished ("terminate called without an active exception"):
+the tools now end with ``autola_mm.utils.close_distributed`` (a barrier, then
+``destroy_process_group``).
+"""
+from launch_testkit import check_exit_ok, free_port, run_together
+from tools_testkit import (CONFIG_ROOT, REPO_ROOT, cifar_body, derived_config, subprocess_env,
+                           write_cifar10)
+
+CIFAR_HOGA = CONFIG_ROOT / 'autola_cifar/resnet20-hoga_4xb64-cos500e_cifar10.py'
+RUNS = 5
+
+
+def test_five_two_process_trainings_in_a_row_exit_0(tmp_path):
+    root = write_cifar10(tmp_path / 'cifar10', num_train=4, num_test=2)
+    # 4 images, 2 processes x 2 images: one iteration, a checkpoint, a validation.
+    body = cifar_body(root, train_images=4, batch_size=2, max_epochs=1)
+    body += 'default_hooks = dict(checkpoint=dict(save_best=None))\n'
+    config = derived_config(tmp_path, 'tiny_hoga', CIFAR_HOGA, body)
+
+    for run in range(RUNS):
+        work_dir = tmp_path / f'run{run}'
+        command = ['bash', REPO_ROOT / 'tools' / 'dist_train.sh', config, 2,
+                   '--work-dir', work_dir]
+        [result] = run_together([command], [dict(subprocess_env(), PORT=str(free_port()))],
+                                timeout=240)
+        check_exit_ok(result)
+        assert (work_dir / 'epoch_1.pth').is_file(), f'run {run + 1} saved no checkpoint'
