@@ -1,10 +1,8 @@
-"""Loop, hooks and optimizers of the AutoLA search (NeurIPS 2020), and the checkpoint hook
-of every run (:class:`AtomicCheckpointHook`), in mmengine's registries.
+"""Loop, hooks and optimizers of the AutoLA search (NeurIPS 2020), in mmengine's registries.
 
 The figures (``search_plots``, matplotlib) are imported only when a hook draws one.
 """
 from .alpha_history_hook import AlphaHistoryHook
-from .atomic_checkpoint_hook import AtomicCheckpointHook, write_atomically
 from .genotype_hook import GenotypeHook
 from .search_ddp import SearchDistributedDataParallel
 from .search_loop import AutoLASearchLoop, split_indices
@@ -12,6 +10,5 @@ from .search_optim_constructor import SearchOptimWrapperConstructor
 
 __all__ = [
     'AutoLASearchLoop', 'split_indices', 'SearchOptimWrapperConstructor',
-    'SearchDistributedDataParallel', 'GenotypeHook', 'AlphaHistoryHook', 'AtomicCheckpointHook',
-    'write_atomically'
+    'SearchDistributedDataParallel', 'GenotypeHook', 'AlphaHistoryHook'
 ]

@@ -3,6 +3,7 @@ from .checkpoint_match import (CheckpointMismatchError, CompactKeyListFilter,
                                MissingCheckpointError, check_checkpoint_fits,
                                checkpoint_state_dict, compact_mmengine_mismatch, mismatch_report,
                                read_checkpoint, state_dict_mismatch)
+from .atomic_checkpoint_hook import AtomicCheckpointHook, write_atomically
 from .checkpoint_integrity import CorruptCheckpointError, checkpoint_file_problem
 from .checkpoint_loaders import exit_on_checkpoint_errors, install_checkpoint_loaders
 from .data_layout import DataLayoutError, check_data_roots, data_layout_problems
@@ -17,7 +18,8 @@ from .safe_globals import register_checkpoint_globals
 __all__ = [
     'CheckpointMismatchError', 'CompactKeyListFilter', 'MissingCheckpointError',
     'check_checkpoint_fits', 'checkpoint_state_dict', 'compact_mmengine_mismatch',
-    'mismatch_report', 'read_checkpoint', 'state_dict_mismatch', 'CorruptCheckpointError',
+    'mismatch_report', 'read_checkpoint', 'state_dict_mismatch', 'AtomicCheckpointHook',
+    'write_atomically', 'CorruptCheckpointError',
     'checkpoint_file_problem', 'exit_on_checkpoint_errors', 'install_checkpoint_loaders',
     'PretrainedDownloadError', 'pretrained_init_cfg_keys',
     'GenotypeFileError', 'check_genotype_files', 'DataLayoutError', 'check_data_roots',

@@ -17,7 +17,7 @@ def test_the_checkpoint_hook_is_atomic(load_config, path):
 @pytest.mark.parametrize('scope', ['mmpretrain', 'mmdet', 'mmpose'])
 def test_every_scope_builds_it(scope):
     import autola_mm  # noqa: F401
-    from autola_mm.engine import AtomicCheckpointHook
+    from autola_mm.utils import AtomicCheckpointHook
     init_default_scope(scope)
     hook = HOOKS.build(dict(type='AtomicCheckpointHook', interval=2, max_keep_ckpts=3))
     assert isinstance(hook, AtomicCheckpointHook)

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from autola_mm.engine import write_atomically
-from autola_mm.engine.atomic_checkpoint_hook import AtomicLocalBackend
+from autola_mm.utils import write_atomically
+from autola_mm.utils.atomic_checkpoint_hook import AtomicLocalBackend
 
 
 def test_the_new_content_replaces_the_old(tmp_path):
