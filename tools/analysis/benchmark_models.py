@@ -1,0 +1,273 @@
+"""Time the training step of whole networks with and without attention (AutoLA, NeurIPS 2020).
+
+One step is what a training iteration does: forward, cross entropy, backward
+with the loss's gradient, and an SGD step (momentum 0.9), in float32 on random
+images. Networks, built from the configs of ``configs/``:
+
+* ``resnet20``: CIFAR ResNet-20, batch 64, 32x32 (``configs/autola_cifar``);
+* ``resnet50``: ResNet-50, batch 8, 224x224 (``configs/autola_imagenet``);
+
+each without attention and with SE, CBAM and HOGA, on every path a user can
+pick:
+
+* ``compiled``: the compiled operators of the attention core (``AUTOLA_OPS=compiled``);
+* ``reference``: the pure PyTorch path (``AUTOLA_OPS=reference``);
+* ``compile``: ``torch.compile`` of the network on the reference path;
+* ``compile+ops``: ``torch.compile`` of the network on the compiled operators;
+
+and, for ResNet-50, timm's ``resnet50`` without attention and with its ``se``
+and ``cbam`` blocks (attention after conv3) as peers.
+
+Candidates are timed round-robin (each round runs one untimed and one timed
+step of every candidate, so a disturbance of the machine touches them alike)
+and the table gives medians over the rounds, the ratio to the network without
+attention on the same path (timm's to timm's plain ResNet-50), parameters,
+FLOPs of one forward pass (``tools/analysis/get_flops.py``'s count) and, for
+``torch.compile``, the graph breaks dynamo reported. Then the compute
+operator calls of one HOGA forward+backward (the ResNet-20 HOGA of the first
+stage, 16 channels, batch 64): the ``aten::`` and ``autola_mm::`` operators the
+profiler records that call no other operator, without views and allocations.
+On a GPU each is a kernel launch, so the count is what this CPU can tell of
+HOGA's launch overhead there. The last line is the headline.
+
+Example:
+    python tools/analysis/benchmark_models.py                       # everything
+    python tools/analysis/benchmark_models.py --networks resnet20 --paths compiled reference
+"""
+import argparse
+import contextlib
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.profiler import profile
+
+import autola_mm  # noqa: F401  (registers the plugins and backbones)
+from autola_mm.analysis.complexity import build_model, load_config, model_complexity
+from autola_mm.models.attention import HOGA
+from autola_mm.ops import forced_ops_mode
+
+#: The repository, whose ``configs/`` the networks come from.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NETWORKS = {
+    'resnet20': dict(batch=64, size=32, configs={
+        'plain': 'configs/autola_cifar/resnet20_4xb64-cos500e_cifar10.py',
+        'SE': 'configs/autola_cifar/resnet20-se_4xb64-cos500e_cifar10.py',
+        'CBAM': 'configs/autola_cifar/resnet20-cbam_4xb64-cos500e_cifar10.py',
+        'HOGA': 'configs/autola_cifar/resnet20-hoga_4xb64-cos500e_cifar10.py'}),
+    'resnet50': dict(batch=8, size=224, configs={
+        'plain': 'configs/autola_imagenet/resnet50_8xb32-step100e_in1k.py',
+        'SE': 'configs/autola_imagenet/resnet50-se_8xb32-step100e_in1k.py',
+        'CBAM': 'configs/autola_imagenet/resnet50-cbam_8xb32-step100e_in1k.py',
+        'HOGA': 'configs/autola_imagenet/resnet50-hoga_8xb32-step100e_in1k.py'}),
+}
+#: Each path: the ``AUTOLA_OPS`` mode the network runs in, and whether torch.compile wraps it.
+PATHS = {'compiled': ('compiled', False), 'reference': ('reference', False),
+         'compile': ('reference', True), 'compile+ops': ('compiled', True)}
+TIMM_ATTENTION = {'plain': None, 'SE': 'se', 'CBAM': 'cbam'}
+#: Operators that only view, reshape or allocate: not counted as compute.
+VIEW_OPS = frozenset(
+    f'aten::{name}' for name in (
+        'view', '_unsafe_view', 'reshape', 'expand', 'as_strided', 'slice', 'select', 'split',
+        'split_with_sizes', 'unbind', 'squeeze', 'unsqueeze', 't', 'transpose', 'permute',
+        'detach', 'alias', 'narrow', 'flatten', 'empty', 'empty_strided', 'empty_like',
+        'resize_', 'lift_fresh', 'contiguous', 'chunk', 'expand_as', 'view_as', 'numpy_T'))
+
+
+class Candidate(NamedTuple):
+    """One network on one path, ready to take training steps."""
+    network: str
+    attention: str
+    path: str
+    step: Callable[[], None]
+    params: int
+    flops: int
+    graph_breaks: Optional[int]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description='Time whole-network training steps')
+    parser.add_argument('--networks', nargs='+', choices=list(NETWORKS), default=list(NETWORKS))
+    parser.add_argument('--paths', nargs='+', choices=list(PATHS), default=list(PATHS))
+    parser.add_argument('--no-timm', action='store_true', help='leave out timm\'s ResNet-50s')
+    parser.add_argument('--rounds', type=int, default=5, help='timed steps of each candidate')
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    args = parser.parse_args(argv)
+    for name in ('rounds', 'threads'):
+        if getattr(args, name) < 1:
+            raise ValueError(f'--{name}={getattr(args, name)}: expected >= 1')
+    return args
+
+
+def training_step(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor],
+                  images: torch.Tensor, labels: torch.Tensor,
+                  mode: str) -> Callable[[], None]:
+    """One SGD step of ``forward`` (images (N, 3, H, W) -> logits (N, classes)) in ``mode``."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        with forced_ops_mode(mode):
+            loss = F.cross_entropy(forward(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    return step
+
+
+@contextlib.contextmanager
+def counting_graph_breaks() -> Iterator[List[int]]:
+    """Dynamo's graph breaks in the code run inside: a list whose one item is set on exit."""
+    from torch._dynamo.utils import counters
+    before = sum(counters['graph_break'].values())
+    count = [0]
+    yield count
+    count[0] = sum(counters['graph_break'].values()) - before
+
+
+def our_candidates(network: str, paths: List[str], seed: int = 0) -> List[Candidate]:
+    """Every attention of ``network`` on every path in ``paths``."""
+    spec = NETWORKS[network]
+    candidates = []
+    for attention, config in spec['configs'].items():
+        cfg = load_config(str(REPO_ROOT / config))
+        complexity = model_complexity(build_model(cfg), torch.rand(1, 3, spec['size'],
+                                                                   spec['size']))
+        for path in paths:
+            mode, compiled = PATHS[path]
+            torch.manual_seed(seed)
+            model = build_model(cfg).train()
+            images = torch.randn(spec['batch'], 3, spec['size'], spec['size'])
+            labels = torch.randint(0, model.head.num_classes, (spec['batch'], ))
+
+            def forward(x, model=model):
+                return model(x, mode='tensor')
+
+            breaks = [None]
+            if compiled:
+                torch._dynamo.reset()
+                forward = torch.compile(forward)
+                step = training_step(model, forward, images, labels, mode)
+                with counting_graph_breaks() as breaks:
+                    step()  # compiles
+            else:
+                step = training_step(model, forward, images, labels, mode)
+            candidates.append(Candidate(network, attention, path, step, complexity.params,
+                                        complexity.flops, breaks[0]))
+    return candidates
+
+
+def timm_candidates(seed: int = 0) -> List[Candidate]:
+    """timm's ResNet-50 without attention and with its SE and CBAM blocks, batch 8."""
+    try:
+        import timm
+    except ImportError as error:
+        raise SystemExit(f'timm is needed for the peers ({error}); install it or pass '
+                         '--no-timm') from error
+    spec = NETWORKS['resnet50']
+    candidates = []
+    for attention, layer in TIMM_ATTENTION.items():
+        torch.manual_seed(seed)
+        block_args = {} if layer is None else dict(attn_layer=layer)
+        model = timm.create_model('resnet50', block_args=block_args).train()
+        complexity = model_complexity(model.eval(), torch.rand(1, 3, 224, 224))
+        model.train()
+        images = torch.randn(spec['batch'], 3, spec['size'], spec['size'])
+        labels = torch.randint(0, model.num_classes, (spec['batch'], ))
+        candidates.append(Candidate('resnet50', attention, 'timm',
+                                    training_step(model, model, images, labels, 'reference'),
+                                    complexity.params, complexity.flops, None))
+    return candidates
+
+
+def round_robin(candidates: List[Candidate], rounds: int) -> Dict[int, float]:
+    """Median seconds of one step of every candidate (by index)."""
+    times: Dict[int, List[float]] = {i: [] for i in range(len(candidates))}
+    for done in range(rounds):
+        for i, candidate in enumerate(candidates):
+            candidate.step()
+            start = time.perf_counter()
+            candidate.step()
+            times[i].append(time.perf_counter() - start)
+        print(f'round {done + 1}/{rounds} done', flush=True)
+    return {i: statistics.median(values) for i, values in times.items()}
+
+
+def hoga_operator_calls(mode: str = 'compiled') -> int:
+    """Compute operator calls of one forward+backward of the first HOGA of ResNet-20.
+
+    Leaf ``aten::``/``autola_mm::`` events of the profiler (events that call no
+    other operator), views and allocations excluded.
+    """
+    torch.manual_seed(0)
+    module = HOGA(16).train()
+    x = torch.randn(64, 16, 32, 32, requires_grad=True)
+    grad = torch.randn_like(x)
+    with forced_ops_mode(mode):
+        module(x).backward(grad)
+        with profile() as prof:
+            module(x).backward(grad)
+    count = 0
+    for event in prof.events():
+        name = event.name
+        if not name.startswith(('aten::', 'autola_mm::')) or name in VIEW_OPS:
+            continue
+        if any(child.name.startswith(('aten::', 'autola_mm::'))
+               for child in event.cpu_children):
+            continue
+        count += 1
+    return count
+
+
+def format_table(candidates: List[Candidate], medians: Dict[int, float]) -> str:
+    """One row per candidate: time, ratio to plain on the same path, params, FLOPs."""
+    plain = {(c.network, c.path): medians[i] for i, c in enumerate(candidates)
+             if c.attention == 'plain'}
+    plain_flops = {(c.network, c.path): c.flops for c in candidates if c.attention == 'plain'}
+    lines = [f'{"network":<9} {"attention":<9} {"path":<12} {"step s":>8} {"x plain":>8} '
+             f'{"params M":>9} {"GFLOPs":>8} {"x plain":>8} {"breaks":>7}']
+    for i, c in enumerate(candidates):
+        key = (c.network, c.path)
+        ratio = f'{medians[i] / plain[key]:.2f}' if key in plain else '-'
+        flops_ratio = f'{c.flops / plain_flops[key]:.3f}' if key in plain_flops else '-'
+        breaks = c.graph_breaks
+        lines.append(f'{c.network:<9} {c.attention:<9} {c.path:<12} {medians[i]:8.3f} '
+                     f'{ratio:>8} {c.params / 1e6:9.2f} {c.flops / 1e9:8.3f} {flops_ratio:>8} '
+                     f'{"-" if breaks is None else breaks:>7}')
+    return '\n'.join(lines)
+
+
+def headline(candidates: List[Candidate], medians: Dict[int, float], calls: int) -> str:
+    """The ratios the issue's targets name, on the first path measured, and the call count."""
+    path = candidates[0].path
+    times = {(c.network, c.attention): medians[i] for i, c in enumerate(candidates)
+             if c.path == path}
+    parts = [f'{attention} {network} {times[network, attention] / times[network, "plain"]:.2f}x'
+             for network in NETWORKS for attention in ('SE', 'CBAM', 'HOGA')
+             if (network, attention) in times and (network, 'plain') in times]
+    return (f'training step relative to no attention ({path}): {", ".join(parts)}; '
+            f'HOGA forward+backward: {calls} compute operator calls')
+
+
+def main(argv=None) -> None:
+    """Build every candidate, time them round-robin, print the table and the headline."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    candidates = []
+    for network in args.networks:
+        candidates += our_candidates(network, args.paths)
+        print(f'{network}: built', flush=True)
+    if 'resnet50' in args.networks and not args.no_timm:
+        candidates += timm_candidates()
+    medians = round_robin(candidates, args.rounds)
+    print(format_table(candidates, medians))
+    print(headline(candidates, medians, hoga_operator_calls(PATHS[args.paths[0]][0])))
+
+
+if __name__ == '__main__':
+    main()
