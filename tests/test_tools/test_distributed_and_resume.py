@@ -5,23 +5,16 @@ CIFAR-10 ResNet-20 + HOGA config (synthetic data written here) trains for a
 few iterations.
 """
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
+from launch_testkit import free_port
 from tool_loading import load_tool
 from tools_testkit import (CONFIG_ROOT, REPO_ROOT, cifar_body, derived_config,
                            losses_by_step, subprocess_env, training_scalars, write_cifar10)
 
 CIFAR_HOGA = CONFIG_ROOT / 'autola_cifar/resnet20-hoga_4xb64-cos500e_cifar10.py'
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on, for torchrun's rendezvous."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def run(command, env):
