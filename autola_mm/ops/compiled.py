@@ -1,10 +1,10 @@
 """The attention core on the compiled operators ``torch.ops.autola_mm.*``.
 
 The same functions as :mod:`.reference`, with the same numbers. The
-operators themselves (their checks and their CPU, CUDA and Meta kernels) are
-listed once, in ``csrc/pytorch/operators.cpp``; this module registers their
-autograd formulas (each backward is an operator too) and composes SE's and
-CBAM's patterns.
+operators themselves (their checks, their CPU, CUDA and Meta kernels and
+their autograd formulas, each backward an operator too) are listed once, in
+``csrc/pytorch/operators.cpp``; this module composes SE's and CBAM's
+patterns.
 
 Composed from the operators, autograd would write one full-size gradient of
 ``x`` per use of ``x`` (the pool, the gates) and add them. In eager autograd
@@ -34,79 +34,6 @@ if compiled_ops_available():
     channel_spatial_gate = _ops.channel_spatial_gate
     same_conv2d = _ops.same_conv2d
     pointwise_conv2d = _ops.pointwise_conv2d
-
-
-def _save_inputs(ctx, inputs, output):
-    ctx.save_for_backward(*(t for t in inputs if isinstance(t, Tensor)))
-
-
-def _save_input_and_output(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0], output if isinstance(output, Tensor) else output[1])
-
-
-def _channel_stats_backward(ctx, grad_avg, grad_max):
-    x, max_ = ctx.saved_tensors
-    return _ops.channel_stats_backward(grad_avg, grad_max, x, max_)
-
-
-def _spatial_stats_backward(ctx, grad):
-    x, stats = ctx.saved_tensors
-    return _ops.spatial_stats_backward(grad, x, stats)
-
-
-def _sigmoid_gate_backward(ctx, grad):
-    return _ops.sigmoid_gate_backward(grad, *ctx.saved_tensors)
-
-
-def _save_gated_spatial_stats(ctx, inputs, output):
-    ctx.save_for_backward(*inputs, output)
-
-
-def _gated_spatial_stats_backward(ctx, grad):
-    return _ops.gated_spatial_stats_backward(grad, *ctx.saved_tensors)
-
-
-def _channel_spatial_gate_backward(ctx, grad):
-    return _ops.channel_spatial_gate_backward(grad, *ctx.saved_tensors)
-
-
-def _save_conv(ctx, inputs, output):
-    x, weight, *arguments = inputs
-    ctx.save_for_backward(x, weight)
-    ctx.arguments = arguments
-
-
-def _same_conv2d_backward(ctx, grad):
-    x, weight = ctx.saved_tensors
-    grad_x = grad_weight = None
-    if ctx.needs_input_grad[0]:
-        grad_x = _ops.same_conv2d_backward_input(grad, x, weight, *ctx.arguments)
-    if ctx.needs_input_grad[1]:
-        grad_weight = _ops.same_conv2d_backward_weight(grad, x, weight, *ctx.arguments)
-    return grad_x, grad_weight, None, None
-
-
-def _pointwise_conv2d_backward(ctx, grad):
-    x, weight = ctx.saved_tensors
-    grad_x = grad_weight = None
-    if ctx.needs_input_grad[0]:
-        grad_x = _ops.pointwise_conv2d_backward_input(grad, x, weight)
-    if ctx.needs_input_grad[1]:
-        grad_weight = _ops.pointwise_conv2d_backward_weight(grad, x, weight)
-    return grad_x, grad_weight
-
-
-if compiled_ops_available():
-    for _name, _backward, _setup in (
-        ('channel_stats', _channel_stats_backward, _save_input_and_output),
-        ('spatial_stats', _spatial_stats_backward, _save_input_and_output),
-        ('sigmoid_gate', _sigmoid_gate_backward, _save_inputs),
-        ('gated_spatial_stats', _gated_spatial_stats_backward, _save_gated_spatial_stats),
-        ('channel_spatial_gate', _channel_spatial_gate_backward, _save_inputs),
-        ('same_conv2d', _same_conv2d_backward, _save_conv),
-        ('pointwise_conv2d', _pointwise_conv2d_backward, _save_conv),
-    ):
-        torch.library.register_autograd(f'autola_mm::{_name}', _backward, setup_context=_setup)
 
 
 def _composed(x: Tensor, parameters: Sequence[Tensor]) -> bool:

@@ -3,9 +3,9 @@
 // dispatcher. This file is the one list of operators: each is defined once
 // here (its argument checks, then the kernel of its input's device, or just
 // the output shapes for Meta tensors), and AUTOLA_MM_FORWARD_OPERATORS /
-// AUTOLA_MM_BACKWARD_OPERATORS derive the schemas and the CPU, CUDA, Meta
-// and autocast registrations from that list. Their autograd formulas are
-// registered from Python (autola_mm/ops/compiled.py); every backward is an
+// AUTOLA_MM_BACKWARD_OPERATORS derive the schemas and the CPU, CUDA, Meta,
+// autocast and autograd registrations from that list. The autograd formulas
+// of the forward operators are in autograd.cpp; every backward is an
 // operator here too.
 #include <Python.h>
 
@@ -17,6 +17,8 @@
 
 #include "argument_checks.h"
 #include "attention_core.h"
+#include "autograd.h"
+#include "cpu/cpu_loops.h"
 
 namespace autola_mm {
 namespace {
@@ -469,6 +471,7 @@ AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_QUALIFIED_NAME)
 
 #define AUTOLA_MM_DEFINE(name, schema, ...) m.def(#name schema, tags);
 #define AUTOLA_MM_IMPLEMENT(name, ...) m.impl(#name, &autola_mm::name);
+#define AUTOLA_MM_AUTOGRAD(name, ...) m.impl(#name, &autola_mm::autograd::name);
 #define AUTOLA_MM_AUTOCAST(device, name, policy)                                               \
   m.impl(#name, &at::autocast::WrapFunction<                                                   \
                     at::autocast::CastPolicy::policy, device, decltype(autola_mm::name),       \
@@ -500,6 +503,10 @@ TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
+TORCH_LIBRARY_IMPL(autola_mm, Autograd, m) {
+  AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOGRAD)
+}
+
 TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOCAST_CPU)
 }
@@ -516,9 +523,19 @@ TORCH_LIBRARY_IMPL(autola_mm, AutocastCUDA, m) {
 #endif
 
 // The extension is imported as the Python module autola_mm.ops._ext; importing
-// it runs the registrations above. Its only attribute, with_cuda, says whether
-// CUDA kernels were built; the operators are reached through torch.ops.autola_mm.
+// it runs the registrations above. Its attributes: with_cuda, whether CUDA
+// kernels were built, and cpu_isa, the instruction set its CPU loops run
+// ("avx512", "avx2" or "baseline"; chosen here, once, so that a bad
+// AUTOLA_CPU_ISA fails the import). The operators are reached through
+// torch.ops.autola_mm.
 extern "C" PyObject* PyInit__ext(void) {
+  const char* isa = nullptr;
+  try {
+    isa = autola_mm::cpu::cpu_isa_name(autola_mm::cpu::cpu_isa());
+  } catch (const c10::Error& error) {
+    PyErr_SetString(PyExc_ValueError, error.what_without_backtrace());
+    return nullptr;
+  }
   static PyModuleDef definition = {PyModuleDef_HEAD_INIT, "_ext", nullptr, -1, nullptr};
   PyObject* module = PyModule_Create(&definition);
 #ifdef AUTOLA_MM_WITH_CUDA
@@ -526,7 +543,8 @@ extern "C" PyObject* PyInit__ext(void) {
 #else
   const long with_cuda = 0;
 #endif
-  if (module != nullptr && PyModule_AddIntConstant(module, "with_cuda", with_cuda) != 0) {
+  if (module != nullptr && (PyModule_AddIntConstant(module, "with_cuda", with_cuda) != 0 ||
+                            PyModule_AddStringConstant(module, "cpu_isa", isa) != 0)) {
     Py_DECREF(module);
     return nullptr;
   }

@@ -8,9 +8,12 @@
 #pragma once
 
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 namespace autola_mm::cpu {
 
@@ -45,14 +48,73 @@ inline int64_t tile_count(int64_t positions, int64_t tile_size) {
 }
 
 // The extension is compiled for the baseline ISA (x86-64: SSE2). As ATen
-// does, the kernels' loops pick at run time a copy compiled for AVX2 and FMA
-// where the CPU has them: `flatten` inlines the loop body and everything it
-// calls into each copy, so the compiler vectorises it for that ISA (the
-// float sigmoid gate, for one, runs about 4 times faster with AVX2).
+// does, the kernels' loops pick at run time the widest copy the CPU runs:
+// AVX-512 (512-bit vectors, where the CPU has AVX512F/BW/VL/DQ), else AVX2
+// and FMA, else the baseline. `flatten` inlines the loop body and everything
+// it calls into each copy, so the compiler vectorises it for that ISA (the
+// float sigmoid gate, for one, runs about 4 times faster with AVX2 than with
+// SSE2). The choice is read once per process (cpu_isa).
+enum class CpuIsa { kBaseline, kAvx2, kAvx512 };
+
+inline const char* cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512:
+      return "avx512";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kBaseline:
+      break;
+  }
+  return "baseline";
+}
+
+inline CpuIsa widest_cpu_isa() {
 #if defined(__x86_64__) && defined(__GNUC__)
-inline bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    return CpuIsa::kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return CpuIsa::kAvx2;
+  }
+#endif
+  return CpuIsa::kBaseline;
+}
+
+// The widest ISA of this CPU, or a narrower one named by AUTOLA_CPU_ISA
+// (baseline, avx2 or avx512; the tests run every copy this way). Raises
+// for a name it does not know or an ISA the CPU lacks.
+inline CpuIsa select_cpu_isa() {
+  const CpuIsa widest = widest_cpu_isa();
+  const char* requested = std::getenv("AUTOLA_CPU_ISA");
+  if (requested == nullptr || *requested == '\0') {
+    return widest;
+  }
+  for (CpuIsa isa : {CpuIsa::kBaseline, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (std::strcmp(requested, cpu_isa_name(isa)) == 0) {
+      TORCH_CHECK_VALUE(isa <= widest, "AUTOLA_CPU_ISA=", requested,
+                        ": this CPU runs at most ", cpu_isa_name(widest),
+                        "; unset AUTOLA_CPU_ISA to use it");
+      return isa;
+    }
+  }
+  TORCH_CHECK_VALUE(false, "AUTOLA_CPU_ISA=", requested,
+                    ": expected baseline, avx2 or avx512 (or unset, for the widest this CPU "
+                    "runs)");
+}
+
+// The ISA of every kernel loop, chosen once per process (when the extension
+// is imported).
+inline CpuIsa cpu_isa() {
+  static const CpuIsa isa = select_cpu_isa();
+  return isa;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <typename Fn>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512"),
+               flatten)) void run_avx512(const Fn& fn, int64_t first, int64_t last) {
+  fn(first, last);
 }
 
 template <typename Fn>
@@ -67,19 +129,30 @@ __attribute__((flatten)) void run_baseline(const Fn& fn, int64_t first, int64_t 
   fn(first, last);
 }
 
-// at::parallel_for(begin, end, grain, fn), each task's fn(first, last) on
-// the best ISA copy.
+// fn(first, last) on the copy of the ISA cpu_isa() chose.
 template <typename Fn>
-void parallel_for_vectorized(int64_t begin, int64_t end, int64_t grain, const Fn& fn) {
-  at::parallel_for(begin, end, grain, [&](int64_t first, int64_t last) {
+void run_vectorized(const Fn& fn, int64_t first, int64_t last) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_has_avx2_fma()) {
+  switch (cpu_isa()) {
+    case CpuIsa::kAvx512:
+      run_avx512(fn, first, last);
+      return;
+    case CpuIsa::kAvx2:
       run_avx2(fn, first, last);
       return;
-    }
+    case CpuIsa::kBaseline:
+      break;
+  }
 #endif
-    run_baseline(fn, first, last);
-  });
+  run_baseline(fn, first, last);
+}
+
+// at::parallel_for(begin, end, grain, fn), each task's fn(first, last) on
+// the copy of the ISA cpu_isa() chose.
+template <typename Fn>
+void parallel_for_vectorized(int64_t begin, int64_t end, int64_t grain, const Fn& fn) {
+  at::parallel_for(begin, end, grain,
+                   [&](int64_t first, int64_t last) { run_vectorized(fn, first, last); });
 }
 
 // Runs fn(n, begin, end) over every image n and tile [begin, end) of its

@@ -7,6 +7,10 @@
 // which the compiler vectorises (for AVX2 and FMA where the CPU has them,
 // see cpu_loops.h).
 // Output columns that fall into the border are computed and dropped.
+// A 1 x 1 kernel has no border: its loops read the planes in place, and the
+// weight gradient sums every (output, input) pair of a chunk of images in
+// one task, while the chunk's maps are in cache (pointwise_conv2d.cpp runs
+// small 1 x 1 convolutions here).
 //   forward:      out[n, o] = sum over i, taps of w[o, i, t] * shift_t(x[n, i])
 //   input grad:   the forward of the gradient with the adjoint kernel
 //                 (adjoint_weight below)
@@ -41,6 +45,9 @@ constexpr int64_t kDotLanes = 16;
 // chunks of images.
 constexpr int64_t kWeightTasks = 64;
 
+// Chunks of images of the weight gradient of a 1 x 1 kernel (each a task).
+constexpr int64_t kWeightChunks = 16;
+
 struct ConvDims {
   int64_t images, in_channels, out_channels, height, width, kernel_h, kernel_w, dilation,
       groups;
@@ -61,6 +68,8 @@ struct ConvDims {
   int64_t tap_start(int64_t t) const {
     return (t / kernel_w) * dilation * padded_width() + (t % kernel_w) * dilation;
   }
+  // No padding (a 1 x 1 kernel): the scratch plane would be a copy of the plane.
+  bool unpadded() const { return pad_h() == 0 && pad_w() == 0; }
 };
 
 ConvDims dims_of(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
@@ -131,26 +140,70 @@ template <typename scalar_t>
 void convolve_planes(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
                      scalar_t* out, const ConvDims& d) {
   const int64_t work = d.span() * d.in_per_group() * d.taps();
+  const bool unpadded = d.unpadded();
   parallel_for_vectorized(0, d.images * d.out_channels, planes_per_task(work),
                    [&](int64_t first, int64_t last) {
-    std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
-    std::vector<scalar_t> acc(d.span());
+    std::vector<scalar_t> scratch(unpadded ? 0 : d.padded_plane(), scalar_t(0));
+    std::vector<scalar_t> acc(unpadded ? 0 : d.span());
     for (int64_t task = first; task < last; ++task) {
       const int64_t n = task / d.out_channels;
       const int64_t o = task % d.out_channels;
-      std::fill(acc.begin(), acc.end(), scalar_t(0));
+      scalar_t* dst = out + task * d.plane();
+      scalar_t* sums = unpadded ? dst : acc.data();
+      std::fill(sums, sums + d.span(), scalar_t(0));
       for (int64_t i = 0; i < d.in_per_group(); ++i) {
         const int64_t channel = o / d.out_per_group() * d.in_per_group() + i;
-        fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
+        const scalar_t* plane = x + n * x_image_stride + channel * d.plane();
+        if (!unpadded) {
+          fill_scratch(scratch.data(), plane, d);
+          plane = scratch.data();
+        }
         const scalar_t* w = weight + (o * d.in_per_group() + i) * d.taps();
         for (int64_t t = 0; t < d.taps(); ++t) {
-          multiply_add(acc.data(), scratch.data() + d.tap_start(t), w[t], d.span());
+          multiply_add(sums, plane + d.tap_start(t), w[t], d.span());
         }
       }
-      scalar_t* dst = out + task * d.plane();
-      for (int64_t h = 0; h < d.height; ++h) {
-        const scalar_t* row = acc.data() + h * d.padded_width();
-        std::copy(row, row + d.width, dst + h * d.width);
+      if (!unpadded) {
+        for (int64_t h = 0; h < d.height; ++h) {
+          const scalar_t* row = acc.data() + h * d.padded_width();
+          std::copy(row, row + d.width, dst + h * d.width);
+        }
+      }
+    }
+  });
+}
+
+// Images per chunk of the weight gradient: a fixed split of the batch, so
+// that the sum does not depend on the number of threads.
+struct ImageChunks {
+  int64_t per_chunk, count;
+};
+
+ImageChunks image_chunks(int64_t images, int64_t wanted) {
+  const int64_t per_chunk = (images + std::clamp<int64_t>(wanted, 1, images) - 1) /
+                            std::clamp<int64_t>(wanted, 1, images);
+  return {per_chunk, (images + per_chunk - 1) / per_chunk};
+}
+
+// The weight gradient of a 1 x 1 kernel, gw[o, i] = sum over n of
+// dot(g[n, o], x[n, channel(o, i)]): one task per chunk of images, all pairs.
+template <typename scalar_t, typename acc_t>
+void unpadded_weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride,
+                          acc_t* partial, const ConvDims& d, const ImageChunks& chunks) {
+  const int64_t pairs = d.out_channels * d.in_per_group();
+  parallel_for_vectorized(0, chunks.count, 1, [&](int64_t first, int64_t last) {
+    for (int64_t chunk = first; chunk < last; ++chunk) {
+      acc_t* sums = partial + chunk * pairs;
+      std::fill(sums, sums + pairs, acc_t(0));
+      const int64_t n_end = std::min(d.images, (chunk + 1) * chunks.per_chunk);
+      for (int64_t n = chunk * chunks.per_chunk; n < n_end; ++n) {
+        for (int64_t pair = 0; pair < pairs; ++pair) {
+          const int64_t o = pair / d.in_per_group();
+          const int64_t channel = o / d.out_per_group() * d.in_per_group() + pair % d.in_per_group();
+          sums[pair] += static_cast<acc_t>(dot(grad + (n * d.out_channels + o) * d.plane(),
+                                               x + n * x_image_stride + channel * d.plane(),
+                                               d.plane()));
+        }
       }
     }
   });
@@ -161,43 +214,46 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
                  scalar_t* grad_weight, const ConvDims& d) {
   using acc_t = at::acc_type<scalar_t, false>;
   const int64_t pairs = d.out_channels * d.in_per_group();
-  const int64_t wanted_chunks = std::clamp<int64_t>(kWeightTasks / pairs, 1, d.images);
-  const int64_t images_per_chunk = (d.images + wanted_chunks - 1) / wanted_chunks;
-  const int64_t chunks = (d.images + images_per_chunk - 1) / images_per_chunk;
   const int64_t taps = d.taps();
-  std::vector<acc_t> partial(chunks * pairs * taps);
-  const int64_t work = images_per_chunk * d.span() * taps;
-  parallel_for_vectorized(0, chunks * pairs, planes_per_task(work), [&](int64_t first, int64_t last) {
-    std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
-    // The gradient plane at the scratch pitch, zero in the dropped columns.
-    std::vector<scalar_t> grad_rows(d.span(), scalar_t(0));
-    for (int64_t task = first; task < last; ++task) {
-      const int64_t chunk = task / pairs;
-      const int64_t pair = task % pairs;
-      const int64_t o = pair / d.in_per_group();
-      const int64_t channel = o / d.out_per_group() * d.in_per_group() + pair % d.in_per_group();
-      acc_t* sums = partial.data() + task * taps;
-      std::fill(sums, sums + taps, acc_t(0));
-      const int64_t n_end = std::min(d.images, (chunk + 1) * images_per_chunk);
-      for (int64_t n = chunk * images_per_chunk; n < n_end; ++n) {
-        fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
-        const scalar_t* g = grad + (n * d.out_channels + o) * d.plane();
-        for (int64_t h = 0; h < d.height; ++h) {
-          std::copy(g + h * d.width, g + (h + 1) * d.width,
-                    grad_rows.data() + h * d.padded_width());
-        }
-        for (int64_t t = 0; t < taps; ++t) {
-          sums[t] += static_cast<acc_t>(
-              dot(grad_rows.data(), scratch.data() + d.tap_start(t), d.span()));
+  const ImageChunks chunks =
+      image_chunks(d.images, d.unpadded() ? kWeightChunks : kWeightTasks / pairs);
+  std::vector<acc_t> partial(chunks.count * pairs * taps);
+  if (d.unpadded()) {
+    unpadded_weight_grad(grad, x, x_image_stride, partial.data(), d, chunks);
+  } else {
+    const int64_t work = chunks.per_chunk * d.span() * taps;
+    parallel_for_vectorized(0, chunks.count * pairs, planes_per_task(work),
+                            [&](int64_t first, int64_t last) {
+      std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
+      // The gradient plane at the scratch pitch, zero in the dropped columns.
+      std::vector<scalar_t> grad_rows(d.span(), scalar_t(0));
+      for (int64_t task = first; task < last; ++task) {
+        const int64_t chunk = task / pairs;
+        const int64_t pair = task % pairs;
+        const int64_t o = pair / d.in_per_group();
+        const int64_t channel = o / d.out_per_group() * d.in_per_group() + pair % d.in_per_group();
+        acc_t* sums = partial.data() + task * taps;
+        std::fill(sums, sums + taps, acc_t(0));
+        const int64_t n_end = std::min(d.images, (chunk + 1) * chunks.per_chunk);
+        for (int64_t n = chunk * chunks.per_chunk; n < n_end; ++n) {
+          fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
+          const scalar_t* g = grad + (n * d.out_channels + o) * d.plane();
+          for (int64_t h = 0; h < d.height; ++h) {
+            std::copy(g + h * d.width, g + (h + 1) * d.width,
+                      grad_rows.data() + h * d.padded_width());
+          }
+          for (int64_t t = 0; t < taps; ++t) {
+            sums[t] += static_cast<acc_t>(
+                dot(grad_rows.data(), scratch.data() + d.tap_start(t), d.span()));
+          }
         }
       }
-    }
-  });
+    });
+  }
   for (int64_t k = 0; k < pairs * taps; ++k) {
-    const int64_t pair = k / taps, t = k % taps;
     acc_t sum = 0;
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      sum += partial[(chunk * pairs + pair) * taps + t];
+    for (int64_t chunk = 0; chunk < chunks.count; ++chunk) {
+      sum += partial[chunk * pairs * taps + k];
     }
     grad_weight[k] = static_cast<scalar_t>(sum);
   }
@@ -206,16 +262,23 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
 // The (in_channels, out_channels / groups, kH, kW) kernel whose convolution
 // of the output gradient is the input gradient: the adjoint of a stride-1,
 // size-keeping convolution is the same convolution with the kernel
-// transposed within each group and flipped in both axes, since the padding
-// is symmetric.
-Tensor adjoint_weight(const Tensor& weight, int64_t groups) {
-  const int64_t out_per_group = weight.size(0) / groups;
-  const int64_t in_per_group = weight.size(1);
-  return weight.reshape({groups, out_per_group, in_per_group, weight.size(2), weight.size(3)})
-      .transpose(1, 2)
-      .flip({3, 4})
-      .reshape({groups * in_per_group, out_per_group, weight.size(2), weight.size(3)})
-      .contiguous();
+// transposed within each group and flipped in both axes (tap t becomes tap
+// taps - 1 - t), since the padding is symmetric. Written by one loop over
+// the few weights, not by tensor operators (a GPU would launch each).
+template <typename scalar_t>
+void adjoint_weight(const scalar_t* weight, scalar_t* adjoint, int64_t groups,
+                    int64_t out_per_group, int64_t in_per_group, int64_t taps) {
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t o = 0; o < out_per_group; ++o) {
+      for (int64_t i = 0; i < in_per_group; ++i) {
+        const scalar_t* from = weight + ((g * out_per_group + o) * in_per_group + i) * taps;
+        scalar_t* to = adjoint + ((g * in_per_group + i) * out_per_group + o) * taps;
+        for (int64_t t = 0; t < taps; ++t) {
+          to[taps - 1 - t] = from[t];
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -237,7 +300,16 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
 
 Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
                                   int64_t dilation, int64_t groups) {
-  return same_conv2d(grad, adjoint_weight(weight, groups), dilation, groups);
+  const Tensor w = weight.contiguous();
+  const int64_t out_per_group = w.size(0) / groups;
+  const int64_t in_per_group = w.size(1);
+  Tensor adjoint =
+      at::empty({groups * in_per_group, out_per_group, w.size(2), w.size(3)}, w.options());
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "same_conv2d_adjoint_weight_cpu", [&] {
+    adjoint_weight(w.const_data_ptr<scalar_t>(), adjoint.mutable_data_ptr<scalar_t>(), groups,
+                   out_per_group, in_per_group, w.size(2) * w.size(3));
+  });
+  return same_conv2d(grad, adjoint, dilation, groups);
 }
 
 Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,

@@ -1,0 +1,223 @@
+// The autograd formulas of the operators a model calls (operators.cpp lists
+// them), as C++ autograd functions on the dispatcher's Autograd key: the
+// forward saves what the backward reads and runs the operator below
+// autograd; the backward calls the operator's backward operator(s) through
+// the dispatcher, so that every device, Meta tensors (torch.compile's
+// tracing) and the profiler see them. In C++ a call costs the autograd
+// engine's bookkeeping only, where a Python autograd function cost a
+// Python frame and a boxed redispatch in each direction (about 40 us per
+// operator on the CPU, more than the kernels of HOGA's small maps).
+#include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <tuple>
+
+#include "autograd.h"
+
+namespace autola_mm::autograd {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// The operator autola_mm::<name> as a typed dispatcher handle, found once.
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> operator_handle(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+#define AUTOLA_MM_OPERATOR(name, signature)                              \
+  const auto& name##_op() {                                              \
+    static const auto handle = operator_handle<signature>("autola_mm::" #name); \
+    return handle;                                                       \
+  }
+
+using Unary = Tensor(const Tensor&);
+using Binary = Tensor(const Tensor&, const Tensor&);
+using Conv = Tensor(const Tensor&, const Tensor&, int64_t, int64_t);
+using ConvBackward = Tensor(const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t);
+using Pair = std::tuple<Tensor, Tensor>;
+using Triple = std::tuple<Tensor, Tensor, Tensor>;
+
+AUTOLA_MM_OPERATOR(channel_stats, Pair(const Tensor&))
+AUTOLA_MM_OPERATOR(channel_stats_backward,
+                   Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(spatial_stats, Unary)
+AUTOLA_MM_OPERATOR(spatial_stats_backward, Tensor(const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(sigmoid_gate, Binary)
+AUTOLA_MM_OPERATOR(sigmoid_gate_backward, Pair(const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(gated_spatial_stats, Binary)
+AUTOLA_MM_OPERATOR(gated_spatial_stats_backward,
+                   Pair(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(channel_spatial_gate, Tensor(const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(channel_spatial_gate_backward,
+                   Triple(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(same_conv2d, Conv)
+AUTOLA_MM_OPERATOR(same_conv2d_backward_input, ConvBackward)
+AUTOLA_MM_OPERATOR(same_conv2d_backward_weight, ConvBackward)
+AUTOLA_MM_OPERATOR(pointwise_conv2d, Binary)
+AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_input,
+                   Tensor(const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_weight,
+                   Tensor(const Tensor&, const Tensor&, const Tensor&))
+
+#undef AUTOLA_MM_OPERATOR
+
+// Runs the operator's kernels (device, Meta, ...) without recording autograd.
+#define AUTOLA_MM_BELOW_AUTOGRAD at::AutoDispatchBelowADInplaceOrView below_autograd
+
+struct ChannelStats : torch::autograd::Function<ChannelStats> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    auto [avg, max] = channel_stats_op().call(x);
+    ctx->save_for_backward({x, max});
+    return {avg, max};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    return {channel_stats_backward_op().call(grads[0], grads[1], saved[0], saved[1])};
+  }
+};
+
+struct SpatialStats : torch::autograd::Function<SpatialStats> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    Tensor stats = spatial_stats_op().call(x);
+    ctx->save_for_backward({x, stats});
+    return stats;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    return {spatial_stats_backward_op().call(grads[0], saved[0], saved[1])};
+  }
+};
+
+struct SigmoidGate : torch::autograd::Function<SigmoidGate> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& logits) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    ctx->save_for_backward({x, logits});
+    return sigmoid_gate_op().call(x, logits);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [grad_x, grad_logits] = sigmoid_gate_backward_op().call(grads[0], saved[0], saved[1]);
+    return {grad_x, grad_logits};
+  }
+};
+
+struct GatedSpatialStats : torch::autograd::Function<GatedSpatialStats> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& channel_logits) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    Tensor stats = gated_spatial_stats_op().call(x, channel_logits);
+    ctx->save_for_backward({x, channel_logits, stats});
+    return stats;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [grad_x, grad_logits] =
+        gated_spatial_stats_backward_op().call(grads[0], saved[0], saved[1], saved[2]);
+    return {grad_x, grad_logits};
+  }
+};
+
+struct ChannelSpatialGate : torch::autograd::Function<ChannelSpatialGate> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& channel_logits,
+                        const Tensor& spatial_logits) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    ctx->save_for_backward({x, channel_logits, spatial_logits});
+    return channel_spatial_gate_op().call(x, channel_logits, spatial_logits);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [grad_x, grad_channel, grad_spatial] =
+        channel_spatial_gate_backward_op().call(grads[0], saved[0], saved[1], saved[2]);
+    return {grad_x, grad_channel, grad_spatial};
+  }
+};
+
+struct SameConv2d : torch::autograd::Function<SameConv2d> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight,
+                        int64_t dilation, int64_t groups) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["dilation"] = dilation;
+    ctx->saved_data["groups"] = groups;
+    return same_conv2d_op().call(x, weight, dilation, groups);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const int64_t dilation = ctx->saved_data["dilation"].toInt();
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    Tensor grad_x, grad_weight;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = same_conv2d_backward_input_op().call(grads[0], saved[0], saved[1], dilation,
+                                                    groups);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_weight = same_conv2d_backward_weight_op().call(grads[0], saved[0], saved[1],
+                                                          dilation, groups);
+    }
+    return {grad_x, grad_weight, Tensor(), Tensor()};
+  }
+};
+
+struct PointwiseConv2d : torch::autograd::Function<PointwiseConv2d> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    ctx->save_for_backward({x, weight});
+    return pointwise_conv2d_op().call(x, weight);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    Tensor grad_x, grad_weight;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = pointwise_conv2d_backward_input_op().call(grads[0], saved[0], saved[1]);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_weight = pointwise_conv2d_backward_weight_op().call(grads[0], saved[0], saved[1]);
+    }
+    return {grad_x, grad_weight};
+  }
+};
+
+#undef AUTOLA_MM_BELOW_AUTOGRAD
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> channel_stats(const Tensor& x) {
+  const auto outputs = ChannelStats::apply(x);
+  return {outputs[0], outputs[1]};
+}
+
+Tensor spatial_stats(const Tensor& x) { return SpatialStats::apply(x); }
+
+Tensor sigmoid_gate(const Tensor& x, const Tensor& logits) {
+  return SigmoidGate::apply(x, logits);
+}
+
+Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits) {
+  return GatedSpatialStats::apply(x, channel_logits);
+}
+
+Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
+                            const Tensor& spatial_logits) {
+  return ChannelSpatialGate::apply(x, channel_logits, spatial_logits);
+}
+
+Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
+  return SameConv2d::apply(x, weight, dilation, groups);
+}
+
+Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
+  return PointwiseConv2d::apply(x, weight);
+}
+
+}  // namespace autola_mm::autograd

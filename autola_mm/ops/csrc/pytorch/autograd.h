@@ -1,0 +1,23 @@
+// The autograd kernels of the operators a model calls (autograd.cpp), which
+// operators.cpp registers on the dispatcher's Autograd key.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <tuple>
+
+namespace autola_mm::autograd {
+
+using at::Tensor;
+
+std::tuple<Tensor, Tensor> channel_stats(const Tensor& x);
+Tensor spatial_stats(const Tensor& x);
+Tensor sigmoid_gate(const Tensor& x, const Tensor& logits);
+Tensor gated_spatial_stats(const Tensor& x, const Tensor& channel_logits);
+Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
+                            const Tensor& spatial_logits);
+Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups);
+Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);
+
+}  // namespace autola_mm::autograd
