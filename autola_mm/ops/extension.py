@@ -18,7 +18,10 @@ environment variable ``AUTOLA_OPS`` as it is at that moment:
 * ``compiled``: the compiled operators, and an error where they do not apply.
 
 Under ONNX export (``torch.onnx.export``, both exporters) every module takes
-the reference path, so the graph holds standard ONNX operators only.
+the reference path, so the graph holds standard ONNX operators only. Traced
+by ``torch.compile``, a module that would take :mod:`.compiled` takes
+:mod:`.traced`: the reference's pools and gates, which the compiler fuses
+with their neighbours, and the compiled convolutions.
 
 Set ``AUTOLA_OPS`` before the first forward pass, or run code inside
 ``with forced_ops_mode(mode):``, which also forgets the choices made so far.
@@ -59,8 +62,9 @@ def _load_extension(name: str = EXTENSION):
 
 _EXTENSION = _load_extension()
 
-#: The path chosen for each (device type, dtype, under ONNX export) so far.
-_PATHS: Dict[Tuple[str, torch.dtype, bool], ModuleType] = {}
+#: The path chosen for each (device type, dtype, under ONNX export, traced by
+#: torch.compile) so far.
+_PATHS: Dict[Tuple[str, torch.dtype, bool, bool], ModuleType] = {}
 
 
 def compiled_ops_available(device: Optional[Union[str, torch.device]] = None) -> bool:
@@ -121,9 +125,12 @@ def ops_for(x: Tensor) -> ModuleType:
         x (Tensor): The feature map the attention core is called on.
 
     Returns:
-        module: :mod:`autola_mm.ops.compiled` or :mod:`autola_mm.ops.reference`.
+        module: :mod:`autola_mm.ops.compiled` or :mod:`autola_mm.ops.reference`
+        (:mod:`autola_mm.ops.traced` instead of the compiled path while
+        ``torch.compile`` traces).
     """
-    key = (x.device.type, x.dtype, torch.onnx.is_in_onnx_export())
+    key = (x.device.type, x.dtype, torch.onnx.is_in_onnx_export(),
+           torch.compiler.is_compiling())
     path = _PATHS.get(key)
     if path is None:
         path = _PATHS[key] = _choose_path(*key)
@@ -131,17 +138,18 @@ def ops_for(x: Tensor) -> ModuleType:
 
 
 def active_ops_path(x: Tensor) -> str:
-    """The name of the path operators on ``x`` take: ``'compiled'`` or ``'reference'``."""
+    """The name of the path operators on ``x`` take: ``'compiled'``, ``'reference'``, ``'traced'``."""
     return ops_for(x).__name__.rsplit('.', 1)[-1]
 
 
-def _choose_path(device_type: str, dtype: torch.dtype, onnx_export: bool) -> ModuleType:
-    from . import compiled, reference
+def _choose_path(device_type: str, dtype: torch.dtype, onnx_export: bool,
+                 compiling: bool) -> ModuleType:
+    from . import compiled, reference, traced
     mode = ops_mode()
     if mode == 'reference' or onnx_export:
         return reference
     if compiled_ops_available(device_type) and dtype in COVERED_DTYPES.get(device_type, ()):
-        return compiled
+        return traced if compiling else compiled
     if mode == 'compiled':
         raise RuntimeError(f'{OPS_ENV}=compiled, but the compiled attention core does not '
                            f'cover {dtype} on {device_type}; {_coverage()}')

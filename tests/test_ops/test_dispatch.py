@@ -5,10 +5,11 @@ import os
 
 import pytest
 import torch
+import torch._dynamo.testing
 
 from autola_mm import ops as autola_ops
 from autola_mm.ops import (FUNCTIONS, OPS_ENV, active_ops_path, compiled, compiled_ops_available,
-                           extension, forced_ops_mode, ops_for, reference)
+                           extension, forced_ops_mode, ops_for, reference, traced)
 
 AUTO_CPU = compiled if compiled_ops_available('cpu') else reference
 
@@ -111,6 +112,22 @@ def test_both_paths_define_every_function():
         assert callable(getattr(reference, name)), name
         if compiled_ops_available():
             assert callable(getattr(compiled, name)), name
+            assert callable(getattr(traced, name)), name
+
+
+def test_torch_compile_traces_the_gates_in_pytorch_and_the_convolutions_compiled(needs_compiled):
+    """Traced, a HOGA gate leaves its pool and gate to the compiler and keeps its convolutions."""
+    from autola_mm.models.attention.conv_gate import SepConvGate
+    gate = SepConvGate(4, spatial=True).train()
+    x = torch.randn(2, 4, 6, 6)
+    backend = torch._dynamo.testing.CompileCounterWithBackend('eager')
+    torch._dynamo.reset()
+    out = torch.compile(gate, backend=backend, fullgraph=True)(x)
+    targets = ' '.join(str(node.target) for graph in backend.graphs for node in graph.graph.nodes)
+    assert 'autola_mm.same_conv2d' in targets
+    assert 'autola_mm.spatial_stats' not in targets and 'autola_mm.sigmoid_gate' not in targets
+    torch.testing.assert_close(out, gate(x))
+    assert ops_for(x) is compiled
 
 
 def _parameters(function):

@@ -1,22 +1,25 @@
 // CPU kernels of same_conv2d: a stride-1, size-keeping, grouped convolution
 // computed directly, for convolutions with few input channels per group
 // (HOGA's depthwise convolutions and the convolutions over the 2-map channel
-// pool). Each input plane is copied into a zero-bordered scratch plane; on
-// that layout every kernel tap is one long element-wise loop over the flat
-// plane (a shifted multiply-add, or a dot product for the weight gradient),
-// which the compiler vectorises (for AVX2 and FMA where the CPU has them,
-// see cpu_loops.h).
-// Output columns that fall into the border are computed and dropped.
-// A 1 x 1 kernel has no border: its loops read the planes in place, and the
-// weight gradient sums every (output, input) pair of a chunk of images in
-// one task, while the chunk's maps are in cache (pointwise_conv2d.cpp runs
-// small 1 x 1 convolutions here).
+// pool). The planes of one channel in a run of images are copied into a
+// zero-bordered scratch, stacked: each plane's rows follow the previous
+// plane's after a border of zero rows that both share. On that layout every
+// kernel tap is one long element-wise loop over the whole stack (a shifted
+// multiply-add, or a dot product for the weight gradient), which the
+// compiler vectorises (see cpu_loops.h for the instruction sets); a stack
+// of small planes makes loops long where a single 8 x 8 plane would leave
+// them mostly remainder. Outputs that fall into the borders are computed
+// and dropped.
 //   forward:      out[n, o] = sum over i, taps of w[o, i, t] * shift_t(x[n, i])
 //   input grad:   the forward of the gradient with the adjoint kernel
 //                 (adjoint_weight below)
 //   weight grad:  gw[o, i, t] = sum over n of dot(g[n, o], shift_t(x[n, i]))
 // The weight gradient sums fixed chunks of images, so the result does not
 // depend on the number of threads.
+// A 1 x 1 kernel has no border: its loops read the planes in place, and the
+// weight gradient sums every (output, input) pair of a chunk of images in
+// one task, while the chunk's maps are in cache (pointwise_conv2d.cpp runs
+// small 1 x 1 convolutions here).
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -48,6 +51,9 @@ constexpr int64_t kWeightTasks = 64;
 // Chunks of images of the weight gradient of a 1 x 1 kernel (each a task).
 constexpr int64_t kWeightChunks = 16;
 
+// Elements of a stacked scratch to aim for (a core's L1 and L2 hold it).
+constexpr int64_t kStackElements = 4096;
+
 struct ConvDims {
   int64_t images, in_channels, out_channels, height, width, kernel_h, kernel_w, dilation,
       groups;
@@ -59,12 +65,31 @@ struct ConvDims {
   int64_t pad_h() const { return same_padding(kernel_h, dilation); }
   int64_t pad_w() const { return same_padding(kernel_w, dilation); }
   int64_t padded_width() const { return width + 2 * pad_w(); }
-  int64_t padded_plane() const { return (height + 2 * pad_h()) * padded_width(); }
-  // The flat span of the scratch plane from the first output element to the
-  // last (the border columns of the last row excluded, so that every tap's
-  // reads stay inside the scratch plane).
-  int64_t span() const { return (height - 1) * padded_width() + width; }
-  // Where tap t starts reading in the scratch plane.
+  // Scratch rows from one plane's first row to the next plane's.
+  int64_t stacked_rows() const { return height + pad_h(); }
+  // Planes (of consecutive images) per stacked scratch.
+  int64_t stack() const {
+    return std::clamp<int64_t>(kStackElements / (stacked_rows() * padded_width()), 1, images);
+  }
+  // The scratch of `count` planes: a border of pad_h zero rows, then each
+  // plane's rows followed by pad_h zero rows.
+  int64_t scratch_size(int64_t count) const {
+    return (pad_h() + count * stacked_rows()) * padded_width();
+  }
+  // Where plane k's first element lies in the scratch.
+  int64_t interior(int64_t k) const {
+    return (pad_h() + k * stacked_rows()) * padded_width() + pad_w();
+  }
+  // Where plane k's first output lies in the stack of outputs (the outputs
+  // at the scratch pitch, the first at the scratch's top-left corner).
+  int64_t output_start(int64_t k) const { return k * stacked_rows() * padded_width(); }
+  // The flat span of the outputs of `count` stacked planes, from the first
+  // to the last (the border columns of the last row excluded, so that every
+  // tap's reads stay inside the scratch).
+  int64_t span(int64_t count) const {
+    return ((count - 1) * stacked_rows() + height - 1) * padded_width() + width;
+  }
+  // Where tap t starts reading in the scratch.
   int64_t tap_start(int64_t t) const {
     return (t / kernel_w) * dilation * padded_width() + (t % kernel_w) * dilation;
   }
@@ -99,6 +124,21 @@ inline void multiply_add(scalar_t* acc, const scalar_t* src, scalar_t weight, in
   }
 }
 
+// acc[q] += sum over taps t of weight[t] * src[q + starts[t]] for q < count:
+// the taps of one output summed in registers, in the order of t (the order
+// of multiply_add tap by tap), its accumulator read and written once.
+template <int64_t kTaps, typename scalar_t>
+inline void multiply_add_taps(scalar_t* acc, const scalar_t* src, const scalar_t* weight,
+                              const int64_t* starts, int64_t count) {
+  for (int64_t q = 0; q < count; ++q) {
+    scalar_t sum = acc[q];
+    for (int64_t t = 0; t < kTaps; ++t) {
+      sum += weight[t] * src[q + starts[t]];
+    }
+    acc[q] = sum;
+  }
+}
+
 // sum_q a[q] * b[q] for q < count, in kDotLanes independent partial sums.
 template <typename scalar_t>
 inline scalar_t dot(const scalar_t* a, const scalar_t* b, int64_t count) {
@@ -119,14 +159,44 @@ inline scalar_t dot(const scalar_t* a, const scalar_t* b, int64_t count) {
   return sum;
 }
 
-// Copies an (H, W) plane into the interior of the scratch plane, whose
-// border (zero) is never written.
+// sums[t] += dot(a, b + starts[t], count) for every tap t in one pass over
+// `a`: each tap's dot in the kDotLanes partial sums and the order of dot().
+template <int64_t kTaps, typename scalar_t, typename acc_t>
+inline void dot_taps(const scalar_t* a, const scalar_t* b, const int64_t* starts, int64_t count,
+                     acc_t* sums) {
+  scalar_t lanes[kTaps][kDotLanes] = {};
+  int64_t q = 0;
+  for (; q + kDotLanes <= count; q += kDotLanes) {
+    for (int64_t t = 0; t < kTaps; ++t) {
+      for (int64_t l = 0; l < kDotLanes; ++l) {
+        lanes[t][l] += a[q + l] * b[q + l + starts[t]];
+      }
+    }
+  }
+  for (int64_t t = 0; t < kTaps; ++t) {
+    for (int64_t l = 0; q + l < count; ++l) {
+      lanes[t][l] += a[q + l] * b[q + l + starts[t]];
+    }
+    scalar_t sum = 0;
+    for (int64_t l = 0; l < kDotLanes; ++l) {
+      sum += lanes[t][l];
+    }
+    sums[t] += static_cast<acc_t>(sum);
+  }
+}
+
+// Copies the (H, W) planes of channel `channel` of images n0 .. n0 + count - 1
+// into the stacked scratch, whose borders (zero) are never written.
 template <typename scalar_t>
-void fill_scratch(scalar_t* scratch, const scalar_t* plane, const ConvDims& d) {
+void fill_stack(scalar_t* scratch, const scalar_t* x, int64_t x_image_stride, int64_t channel,
+                int64_t n0, int64_t count, const ConvDims& d) {
   const int64_t pitch = d.padded_width();
-  scalar_t* interior = scratch + d.pad_h() * pitch + d.pad_w();
-  for (int64_t h = 0; h < d.height; ++h) {
-    std::copy(plane + h * d.width, plane + (h + 1) * d.width, interior + h * pitch);
+  for (int64_t k = 0; k < count; ++k) {
+    const scalar_t* plane = x + (n0 + k) * x_image_stride + channel * d.plane();
+    scalar_t* interior = scratch + d.interior(k);
+    for (int64_t h = 0; h < d.height; ++h) {
+      std::copy(plane + h * d.width, plane + (h + 1) * d.width, interior + h * pitch);
+    }
   }
 }
 
@@ -134,38 +204,66 @@ int64_t planes_per_task(int64_t work_per_plane) {
   return std::max<int64_t>(1, kMinTaskWork / std::max<int64_t>(1, work_per_plane));
 }
 
-// out[n, o] for every image and output channel; `weight` is
-// (out_channels, in_per_group, kH, kW) contiguous.
+// out[n, o] for every image and output channel, planes read in place (1 x 1
+// kernels); `weight` is (out_channels, in_per_group, 1, 1) contiguous.
 template <typename scalar_t>
-void convolve_planes(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
-                     scalar_t* out, const ConvDims& d) {
-  const int64_t work = d.span() * d.in_per_group() * d.taps();
-  const bool unpadded = d.unpadded();
-  parallel_for_vectorized(0, d.images * d.out_channels, planes_per_task(work),
-                   [&](int64_t first, int64_t last) {
-    std::vector<scalar_t> scratch(unpadded ? 0 : d.padded_plane(), scalar_t(0));
-    std::vector<scalar_t> acc(unpadded ? 0 : d.span());
+void convolve_unpadded(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
+                       scalar_t* out, const ConvDims& d) {
+  parallel_for_vectorized(0, d.images * d.out_channels,
+                          planes_per_task(d.plane() * d.in_per_group()),
+                          [&](int64_t first, int64_t last) {
     for (int64_t task = first; task < last; ++task) {
       const int64_t n = task / d.out_channels;
       const int64_t o = task % d.out_channels;
       scalar_t* dst = out + task * d.plane();
-      scalar_t* sums = unpadded ? dst : acc.data();
-      std::fill(sums, sums + d.span(), scalar_t(0));
+      std::fill(dst, dst + d.plane(), scalar_t(0));
       for (int64_t i = 0; i < d.in_per_group(); ++i) {
         const int64_t channel = o / d.out_per_group() * d.in_per_group() + i;
-        const scalar_t* plane = x + n * x_image_stride + channel * d.plane();
-        if (!unpadded) {
-          fill_scratch(scratch.data(), plane, d);
-          plane = scratch.data();
-        }
+        multiply_add(dst, x + n * x_image_stride + channel * d.plane(),
+                     weight[o * d.in_per_group() + i], d.plane());
+      }
+    }
+  });
+}
+
+// out[n, o] for every image and output channel, through stacked scratches;
+// `weight` is (out_channels, in_per_group, kH, kW) contiguous.
+template <typename scalar_t>
+void convolve_stacked(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
+                      scalar_t* out, const ConvDims& d) {
+  const int64_t stack = d.stack();
+  const int64_t stacks = (d.images + stack - 1) / stack;
+  const int64_t work = d.span(stack) * d.in_per_group() * d.taps();
+  std::vector<int64_t> tap_starts(d.taps());
+  for (int64_t t = 0; t < d.taps(); ++t) {
+    tap_starts[t] = d.tap_start(t);
+  }
+  parallel_for_vectorized(0, d.out_channels * stacks, planes_per_task(work),
+                          [&](int64_t first, int64_t last) {
+    std::vector<scalar_t> scratch(d.scratch_size(stack), scalar_t(0));
+    std::vector<scalar_t> acc(d.span(stack));
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t o = task / stacks;
+      const int64_t n0 = task % stacks * stack;
+      const int64_t count = std::min(stack, d.images - n0);
+      const int64_t span = d.span(count);
+      std::fill(acc.begin(), acc.begin() + span, scalar_t(0));
+      for (int64_t i = 0; i < d.in_per_group(); ++i) {
+        const int64_t channel = o / d.out_per_group() * d.in_per_group() + i;
+        fill_stack(scratch.data(), x, x_image_stride, channel, n0, count, d);
         const scalar_t* w = weight + (o * d.in_per_group() + i) * d.taps();
-        for (int64_t t = 0; t < d.taps(); ++t) {
-          multiply_add(sums, plane + d.tap_start(t), w[t], d.span());
+        if (d.taps() == 9) {
+          multiply_add_taps<9>(acc.data(), scratch.data(), w, tap_starts.data(), span);
+        } else {
+          for (int64_t t = 0; t < d.taps(); ++t) {
+            multiply_add(acc.data(), scratch.data() + tap_starts[t], w[t], span);
+          }
         }
       }
-      if (!unpadded) {
+      for (int64_t k = 0; k < count; ++k) {
+        scalar_t* dst = out + ((n0 + k) * d.out_channels + o) * d.plane();
         for (int64_t h = 0; h < d.height; ++h) {
-          const scalar_t* row = acc.data() + h * d.padded_width();
+          const scalar_t* row = acc.data() + d.output_start(k) + h * d.padded_width();
           std::copy(row, row + d.width, dst + h * d.width);
         }
       }
@@ -221,12 +319,18 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
   if (d.unpadded()) {
     unpadded_weight_grad(grad, x, x_image_stride, partial.data(), d, chunks);
   } else {
-    const int64_t work = chunks.per_chunk * d.span() * taps;
+    const int64_t stack = std::min(d.stack(), chunks.per_chunk);
+    const int64_t work = chunks.per_chunk * d.plane() * taps;
+    std::vector<int64_t> tap_starts(taps);
+    for (int64_t t = 0; t < taps; ++t) {
+      tap_starts[t] = d.tap_start(t);
+    }
     parallel_for_vectorized(0, chunks.count * pairs, planes_per_task(work),
                             [&](int64_t first, int64_t last) {
-      std::vector<scalar_t> scratch(d.padded_plane(), scalar_t(0));
-      // The gradient plane at the scratch pitch, zero in the dropped columns.
-      std::vector<scalar_t> grad_rows(d.span(), scalar_t(0));
+      std::vector<scalar_t> scratch(d.scratch_size(stack), scalar_t(0));
+      // The gradient planes at the scratch pitch and stacking, zero in the
+      // dropped rows and columns.
+      std::vector<scalar_t> grad_rows(d.span(stack), scalar_t(0));
       for (int64_t task = first; task < last; ++task) {
         const int64_t chunk = task / pairs;
         const int64_t pair = task % pairs;
@@ -235,16 +339,23 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
         acc_t* sums = partial.data() + task * taps;
         std::fill(sums, sums + taps, acc_t(0));
         const int64_t n_end = std::min(d.images, (chunk + 1) * chunks.per_chunk);
-        for (int64_t n = chunk * chunks.per_chunk; n < n_end; ++n) {
-          fill_scratch(scratch.data(), x + n * x_image_stride + channel * d.plane(), d);
-          const scalar_t* g = grad + (n * d.out_channels + o) * d.plane();
-          for (int64_t h = 0; h < d.height; ++h) {
-            std::copy(g + h * d.width, g + (h + 1) * d.width,
-                      grad_rows.data() + h * d.padded_width());
+        for (int64_t n0 = chunk * chunks.per_chunk; n0 < n_end; n0 += stack) {
+          const int64_t count = std::min(stack, n_end - n0);
+          fill_stack(scratch.data(), x, x_image_stride, channel, n0, count, d);
+          for (int64_t k = 0; k < count; ++k) {
+            const scalar_t* g = grad + ((n0 + k) * d.out_channels + o) * d.plane();
+            for (int64_t h = 0; h < d.height; ++h) {
+              std::copy(g + h * d.width, g + (h + 1) * d.width,
+                        grad_rows.data() + d.output_start(k) + h * d.padded_width());
+            }
           }
-          for (int64_t t = 0; t < taps; ++t) {
-            sums[t] += static_cast<acc_t>(
-                dot(grad_rows.data(), scratch.data() + d.tap_start(t), d.span()));
+          if (taps == 9) {
+            dot_taps<9>(grad_rows.data(), scratch.data(), tap_starts.data(), d.span(count), sums);
+          } else {
+            for (int64_t t = 0; t < taps; ++t) {
+              sums[t] += static_cast<acc_t>(
+                  dot(grad_rows.data(), scratch.data() + tap_starts[t], d.span(count)));
+            }
           }
         }
       }
@@ -292,8 +403,9 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
     return out;
   }
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "same_conv2d_cpu", [&] {
-    convolve_planes(input.const_data_ptr<scalar_t>(), image_stride(input),
-                    w.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), d);
+    const auto convolve = d.unpadded() ? convolve_unpadded<scalar_t> : convolve_stacked<scalar_t>;
+    convolve(input.const_data_ptr<scalar_t>(), image_stride(input), w.const_data_ptr<scalar_t>(),
+             out.mutable_data_ptr<scalar_t>(), d);
   });
   return out;
 }
