@@ -89,12 +89,8 @@ void pool_logits_tiles(const scalar_t* grad_pooled, const scalar_t* x,
           lane_ties[l] += row[j + l] == row_max;
         }
       }
-      acc_t sum = 0;
-      int64_t row_ties = 0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        sum += lane_sum[l];
-        row_ties += lane_ties[l];
-      }
+      acc_t sum = sum_lanes(lane_sum);
+      int64_t row_ties = sum_lanes(lane_ties);
       for (; j < width; ++j) {
         const scalar_t grad_y =
             mean_share[j] + max_share(grad_over_ties[j], row[j] * gate, max[j]);

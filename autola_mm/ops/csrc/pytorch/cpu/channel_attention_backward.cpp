@@ -34,12 +34,8 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
           lane_ties[l] += row[j + l] == row_max;
         }
       }
-      acc_t sum = 0;
-      int64_t ties = 0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        sum += lane_sum[l];
-        ties += lane_ties[l];
-      }
+      acc_t sum = sum_lanes(lane_sum);
+      int64_t ties = sum_lanes(lane_ties);
       for (; j < length; ++j) {
         sum += g[j] * row[j];
         ties += row[j] == row_max;

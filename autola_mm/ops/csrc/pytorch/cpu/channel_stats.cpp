@@ -31,12 +31,8 @@ void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t
           lane_max[l] = nan_max(lane_max[l], row[i + l]);
         }
       }
-      acc_t sum = 0;
-      scalar_t row_max = row[0];
-      for (int64_t l = 0; l < kLanes; ++l) {
-        sum += lane_sum[l];
-        row_max = nan_max(row_max, lane_max[l]);
-      }
+      acc_t sum = sum_lanes(lane_sum);
+      scalar_t row_max = fold_lanes(lane_max, nan_max<scalar_t>);
       for (; i < length; ++i) {
         sum += row[i];
         row_max = nan_max(row_max, row[i]);
@@ -62,10 +58,7 @@ void channel_stats_backward_rows(const scalar_t* grad_avg, const scalar_t* grad_
           lane_ties[l] += row[i + l] == row_max;
         }
       }
-      int64_t ties = 0;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        ties += lane_ties[l];
-      }
+      int64_t ties = sum_lanes(lane_ties);
       for (; i < length; ++i) {
         ties += row[i] == row_max;
       }

@@ -105,10 +105,7 @@ void gate_backward(const scalar_t* grad, const scalar_t* x, const scalar_t* logi
               lane_sum[l] += g[j + l] * row[j + l];
             }
           }
-          acc_t sum = 0;
-          for (int64_t l = 0; l < kLanes; ++l) {
-            sum += lane_sum[l];
-          }
+          acc_t sum = sum_lanes(lane_sum);
           for (; j < length; ++j) {
             out[j] = g[j] * gate;
             sum += g[j] * row[j];

@@ -118,10 +118,7 @@ void spatial_stats_backward_tiles(const scalar_t* grad, const scalar_t* x,
             lane_sum[l] += grad_y * row[j + l];
           }
         }
-        acc_t sum = 0;
-        for (int64_t l = 0; l < kLanes; ++l) {
-          sum += lane_sum[l];
-        }
+        acc_t sum = sum_lanes(lane_sum);
         for (; j < width; ++j) {
           const scalar_t y = row[j] * gate;
           const scalar_t grad_y = mean_share[j] + max_share(grad_over_ties[j], y, max[j]);
