@@ -18,8 +18,8 @@
 // depend on the number of threads.
 // A 1 x 1 kernel has no border: its loops read the planes in place, and the
 // weight gradient sums every (output, input) pair of a chunk of images in
-// one task, while the chunk's maps are in cache (pointwise_conv2d.cpp runs
-// small 1 x 1 convolutions here).
+// one task, while the chunk's maps are in cache (SameConv2d sends the 1 x 1
+// convolutions of HOGA's 4-channel groups here).
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -92,6 +92,13 @@ struct ConvDims {
   // Where tap t starts reading in the scratch.
   int64_t tap_start(int64_t t) const {
     return (t / kernel_w) * dilation * padded_width() + (t % kernel_w) * dilation;
+  }
+  std::vector<int64_t> tap_starts() const {
+    std::vector<int64_t> starts(taps());
+    for (int64_t t = 0; t < taps(); ++t) {
+      starts[t] = tap_start(t);
+    }
+    return starts;
   }
   // No padding (a 1 x 1 kernel): the scratch plane would be a copy of the plane.
   bool unpadded() const { return pad_h() == 0 && pad_w() == 0; }
@@ -234,10 +241,7 @@ void convolve_stacked(const scalar_t* x, int64_t x_image_stride, const scalar_t*
   const int64_t stack = d.stack();
   const int64_t stacks = (d.images + stack - 1) / stack;
   const int64_t work = d.span(stack) * d.in_per_group() * d.taps();
-  std::vector<int64_t> tap_starts(d.taps());
-  for (int64_t t = 0; t < d.taps(); ++t) {
-    tap_starts[t] = d.tap_start(t);
-  }
+  const std::vector<int64_t> tap_starts = d.tap_starts();
   parallel_for_vectorized(0, d.out_channels * stacks, planes_per_task(work),
                           [&](int64_t first, int64_t last) {
     std::vector<scalar_t> scratch(d.scratch_size(stack), scalar_t(0));
@@ -321,10 +325,7 @@ void weight_grad(const scalar_t* grad, const scalar_t* x, int64_t x_image_stride
   } else {
     const int64_t stack = std::min(d.stack(), chunks.per_chunk);
     const int64_t work = chunks.per_chunk * d.plane() * taps;
-    std::vector<int64_t> tap_starts(taps);
-    for (int64_t t = 0; t < taps; ++t) {
-      tap_starts[t] = d.tap_start(t);
-    }
+    const std::vector<int64_t> tap_starts = d.tap_starts();
     parallel_for_vectorized(0, chunks.count * pairs, planes_per_task(work),
                             [&](int64_t first, int64_t last) {
       std::vector<scalar_t> scratch(d.scratch_size(stack), scalar_t(0));
