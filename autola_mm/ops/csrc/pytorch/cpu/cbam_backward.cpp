@@ -78,20 +78,10 @@ void pool_logits_tiles(const scalar_t* grad_pooled, const scalar_t* x,
       const scalar_t* row = image + c * positions;
       const scalar_t gate = gates[c];
       const scalar_t row_max = channel_max[n * channels + c];
-      acc_t lane_sum[kLanes] = {};
-      int64_t lane_ties[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= width; j += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const scalar_t grad_y =
-              mean_share[j + l] + max_share(grad_over_ties[j + l], row[j + l] * gate, max[j + l]);
-          lane_sum[l] += grad_y * row[j + l];
-          lane_ties[l] += row[j + l] == row_max;
-        }
-      }
-      acc_t sum = sum_lanes(lane_sum);
-      int64_t row_ties = sum_lanes(lane_ties);
-      for (; j < width; ++j) {
+      acc_t sum = 0;
+      int64_t row_ties = 0;
+#pragma omp simd reduction(+ : sum, row_ties)
+      for (int64_t j = 0; j < width; ++j) {
         const scalar_t grad_y =
             mean_share[j] + max_share(grad_over_ties[j], row[j] * gate, max[j]);
         sum += grad_y * row[j];

@@ -25,18 +25,10 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
       const scalar_t* g = grad + r * length;
       const scalar_t* row = x + r * length;
       const scalar_t row_max = channel_max[r];
-      acc_t lane_sum[kLanes] = {};
-      int64_t lane_ties[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= length; j += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          lane_sum[l] += g[j + l] * row[j + l];
-          lane_ties[l] += row[j + l] == row_max;
-        }
-      }
-      acc_t sum = sum_lanes(lane_sum);
-      int64_t ties = sum_lanes(lane_ties);
-      for (; j < length; ++j) {
+      acc_t sum = 0;
+      int64_t ties = 0;
+#pragma omp simd reduction(+ : sum, ties)
+      for (int64_t j = 0; j < length; ++j) {
         sum += g[j] * row[j];
         ties += row[j] == row_max;
       }

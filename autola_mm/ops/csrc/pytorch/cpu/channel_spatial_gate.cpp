@@ -75,20 +75,9 @@ void channel_spatial_gate_backward_tiles(const scalar_t* grad, const scalar_t* x
       const scalar_t* row = x + offset;
       scalar_t* out = kWriteGradX ? grad_x + offset : nullptr;
       const scalar_t gate = channel_gates[c];
-      acc_t lane_sum[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= width; j += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const scalar_t grad_y = g[j + l] * spatial_gates[j + l];
-          if constexpr (kWriteGradX) {
-            out[j + l] = grad_y * gate;
-          }
-          spatial_sums[j + l] += g[j + l] * (row[j + l] * gate);
-          lane_sum[l] += grad_y * row[j + l];
-        }
-      }
-      acc_t sum = sum_lanes(lane_sum);
-      for (; j < width; ++j) {
+      acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < width; ++j) {
         const scalar_t grad_y = g[j] * spatial_gates[j];
         if constexpr (kWriteGradX) {
           out[j] = grad_y * gate;

@@ -6,6 +6,8 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 
+#include <limits>
+
 #include "../../common/attention_math.h"
 #include "../attention_core.h"
 #include "cpu_loops.h"
@@ -21,24 +23,17 @@ void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t
   parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* row = x + r * length;
-      acc_t lane_sum[kLanes] = {};
-      scalar_t lane_max[kLanes];
-      std::fill_n(lane_max, kLanes, row[0]);
-      int64_t i = 0;
-      for (; i + kLanes <= length; i += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          lane_sum[l] += row[i + l];
-          lane_max[l] = nan_max(lane_max[l], row[i + l]);
-        }
-      }
-      acc_t sum = sum_lanes(lane_sum);
-      scalar_t row_max = fold_lanes(lane_max, nan_max<scalar_t>);
-      for (; i < length; ++i) {
+      acc_t sum = 0;
+      scalar_t row_max = row[0];
+      int has_nan = 0;
+#pragma omp simd reduction(+ : sum) reduction(max : row_max) reduction(| : has_nan)
+      for (int64_t i = 0; i < length; ++i) {
         sum += row[i];
-        row_max = nan_max(row_max, row[i]);
+        row_max = row[i] > row_max ? row[i] : row_max;
+        has_nan |= row[i] != row[i];
       }
       avg[r] = static_cast<scalar_t>(sum / length);
-      max[r] = row_max;
+      max[r] = has_nan ? std::numeric_limits<scalar_t>::quiet_NaN() : row_max;
     }
   });
 }
@@ -51,15 +46,9 @@ void channel_stats_backward_rows(const scalar_t* grad_avg, const scalar_t* grad_
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* row = x + r * length;
       const scalar_t row_max = max[r];
-      int64_t lane_ties[kLanes] = {};
-      int64_t i = 0;
-      for (; i + kLanes <= length; i += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          lane_ties[l] += row[i + l] == row_max;
-        }
-      }
-      int64_t ties = sum_lanes(lane_ties);
-      for (; i < length; ++i) {
+      int64_t ties = 0;
+#pragma omp simd reduction(+ : ties)
+      for (int64_t i = 0; i < length; ++i) {
         ties += row[i] == row_max;
       }
       const scalar_t mean_share = grad_avg[r] / static_cast<scalar_t>(length);

@@ -97,16 +97,9 @@ void gate_backward(const scalar_t* grad, const scalar_t* x, const scalar_t* logi
           const scalar_t* g = grad + r * length;
           const scalar_t* row = x + r * length;
           scalar_t* out = grad_x + r * length;
-          acc_t lane_sum[kLanes] = {};
-          int64_t j = 0;
-          for (; j + kLanes <= length; j += kLanes) {
-            for (int64_t l = 0; l < kLanes; ++l) {
-              out[j + l] = g[j + l] * gate;
-              lane_sum[l] += g[j + l] * row[j + l];
-            }
-          }
-          acc_t sum = sum_lanes(lane_sum);
-          for (; j < length; ++j) {
+          acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t j = 0; j < length; ++j) {
             out[j] = g[j] * gate;
             sum += g[j] * row[j];
           }

@@ -107,19 +107,9 @@ void spatial_stats_backward_tiles(const scalar_t* grad, const scalar_t* x,
       scalar_t* out = grad_x + offset + c * positions;
       if constexpr (kGated) {
         const scalar_t gate = gates[c];
-        acc_t lane_sum[kLanes] = {};
-        int64_t j = 0;
-        for (; j + kLanes <= width; j += kLanes) {
-          for (int64_t l = 0; l < kLanes; ++l) {
-            const scalar_t y = row[j + l] * gate;
-            const scalar_t grad_y =
-                mean_share[j + l] + max_share(grad_over_ties[j + l], y, max[j + l]);
-            out[j + l] = grad_y * gate;
-            lane_sum[l] += grad_y * row[j + l];
-          }
-        }
-        acc_t sum = sum_lanes(lane_sum);
-        for (; j < width; ++j) {
+        acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < width; ++j) {
           const scalar_t y = row[j] * gate;
           const scalar_t grad_y = mean_share[j] + max_share(grad_over_ties[j], y, max[j]);
           out[j] = grad_y * gate;
