@@ -4,7 +4,10 @@ During the search every HOGA edge computes ``sum_o w_o * o(x)`` over the
 nine :data:`PRIMITIVES`, with ``w = softmax(alpha[edge])``. The candidates are
 the very operation modules a derived HOGA holds, built with non-affine BN as
 in DARTS. ``none`` contributes zero and is skipped: nothing is computed for it.
+Each further term is added by one ``addcmul`` (one pass over the map, where a
+product and a sum are two).
 """
+import torch
 from torch import Tensor, nn
 
 from ..attention import PRIMITIVES, build_operation
@@ -49,6 +52,8 @@ class MixedEdge(nn.Module):
         mixing = weights.unbind()
         out = None
         for column, op in zip(self.columns, self.ops):
-            term = op(x) * mixing[column]
-            out = term if out is None else out + term
+            if out is None:
+                out = op(x) * mixing[column]
+            else:
+                out = torch.addcmul(out, op(x), mixing[column])
         return out
