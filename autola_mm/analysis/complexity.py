@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis.jit_handles import batchnorm_flop_jit, get_shape
 from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
@@ -103,6 +103,8 @@ EXTRA_FLOP_HANDLES = {
     'autola_mm::channel_spatial_gate': _channel_spatial_gate,
     'autola_mm::same_conv2d': _convolution,
     'autola_mm::pointwise_conv2d': _convolution,
+    # Its first six arguments are aten::batch_norm's, which mmengine counts.
+    'autola_mm::batch_norm': batchnorm_flop_jit,
     **{f'aten::{op}': _per_output_element
        for op in ('add', 'add_', 'sub', 'sub_', 'mul', 'mul_', 'div', 'div_', 'sigmoid',
                   'sigmoid_')},

@@ -5,8 +5,8 @@ Two paths with the same functions and the same numbers: :mod:`.compiled`
 PyTorch, the specification). A module asks :func:`ops_for` for the path of
 its input once per call; the choice is made once per device type and dtype
 (see :mod:`.extension` and ``AUTOLA_OPS``). Traced by ``torch.compile``, the
-compiled path is :mod:`.traced`: the reference's pools and gates, which the
-compiler fuses, and the compiled convolutions.
+compiled path is :mod:`.traced`: the reference's pools, gates and batch
+norms, which the compiler fuses, and the compiled convolutions.
 """
 from . import compiled, reference, traced
 from .extension import (OPS_ENV, active_ops_path, compiled_ops_available, forced_ops_mode,
@@ -15,7 +15,7 @@ from .extension import (OPS_ENV, active_ops_path, compiled_ops_available, forced
 #: The functions every path defines.
 FUNCTIONS = ('channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
              'channel_spatial_gate', 'same_conv2d', 'pointwise_conv2d', 'channel_attention',
-             'cbam_attention')
+             'cbam_attention', 'batch_norm')
 
 __all__ = [
     'compiled', 'reference', 'traced', 'ops_for', 'active_ops_path', 'compiled_ops_available',

@@ -17,7 +17,7 @@ in one last pass. Traced (``torch.compile``, ``torch.jit.trace``, export)
 they are the plain composition of the operators.
 """
 from functools import reduce
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -34,6 +34,12 @@ if compiled_ops_available():
     channel_spatial_gate = _ops.channel_spatial_gate
     same_conv2d = _ops.same_conv2d
     pointwise_conv2d = _ops.pointwise_conv2d
+
+
+def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Tensor,
+               running_var: Tensor, training: bool, momentum: float, eps: float) -> Tensor:
+    """BN: see :func:`autola_mm.ops.reference.batch_norm`."""
+    return _ops.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)[0]
 
 
 def _composed(x: Tensor, parameters: Sequence[Tensor]) -> bool:

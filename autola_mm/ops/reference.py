@@ -15,9 +15,10 @@ Attention", NeurIPS 2020)::
                         s = spatial_logits([max_c, mean_c](x * sigmoid(c)))
                         x * sigmoid(c) * sigmoid(s)
 """
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .extension import compiled_ops_available
@@ -144,6 +145,31 @@ def pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
     """
     _check('pointwise_conv2d', x, weight)
     return torch.nn.functional.conv2d(x, weight)
+
+
+def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Tensor,
+               running_var: Tensor, training: bool, momentum: float, eps: float) -> Tensor:
+    """Batch norm of a feature map, as ``F.batch_norm``.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W); in training more than
+            one value per channel.
+        weight (Tensor, optional): Scale of shape (C, ); None for 1.
+        bias (Tensor, optional): Shift of shape (C, ); None for 0.
+        running_mean (Tensor): Running mean of shape (C, ), updated in place
+            in training.
+        running_var (Tensor): Running (unbiased) variance of shape (C, ),
+            updated in place in training.
+        training (bool): Normalise with the batch's statistics and update the
+            running ones by ``momentum``; else normalise with the running ones.
+        momentum (float): Weight of the batch's statistics in the update.
+        eps (float): Added to the variance.
+
+    Returns:
+        Tensor: Shape (N, C, H, W).
+    """
+    _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps)
+    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],

@@ -120,6 +120,54 @@ def gated_spatial_stats_np(x, channel_logits):
     return spatial_stats_np(sigmoid_gate_np(x, channel_logits))
 
 
+def _per_channel(v, channels, default):
+    """A (C, ) vector as (1, C, 1, 1) numpy, ``default`` everywhere for None."""
+    values = np.full(channels, default, np.float64) if v is None else as_np(v)
+    return values.reshape(1, channels, 1, 1)
+
+
+def _normalised(x, running_mean, running_var, training, eps):
+    """x_hat and 1 / std, from the batch's statistics in training, else the running ones."""
+    x = as_np(x)
+    channels = x.shape[1]
+    if training:
+        mean = x.mean(axis=(0, 2, 3), keepdims=True)
+        var = ((x - mean)**2).mean(axis=(0, 2, 3), keepdims=True)
+    else:
+        mean = _per_channel(running_mean, channels, 0.0)
+        var = _per_channel(running_var, channels, 1.0)
+    invstd = 1.0 / np.sqrt(var + eps)
+    return (x - mean) * invstd, invstd
+
+
+def batch_norm_np(x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """Output, new running mean and new running variance of torch's BatchNorm2d."""
+    channels = as_np(x).shape[1]
+    x_hat, _ = _normalised(x, running_mean, running_var, training, eps)
+    out = x_hat * _per_channel(weight, channels, 1.0) + _per_channel(bias, channels, 0.0)
+    new_mean, new_var = as_np(running_mean), as_np(running_var)
+    if training:
+        values = as_np(x).transpose(1, 0, 2, 3).reshape(channels, -1)
+        count = values.shape[1]
+        new_mean = (1 - momentum) * new_mean + momentum * values.mean(axis=1)
+        new_var = (1 - momentum) * new_var + momentum * values.var(axis=1) * count / (count - 1)
+    return out, new_mean, new_var
+
+
+def batch_norm_grad_np(x, weight, running_mean, running_var, training, eps, grad):
+    """Gradients of x, weight and bias; in training the batch's statistics depend on x."""
+    channels = as_np(x).shape[1]
+    g = as_np(grad)
+    x_hat, invstd = _normalised(x, running_mean, running_var, training, eps)
+    scale = _per_channel(weight, channels, 1.0) * invstd
+    if training:
+        grad_x = scale * (g - g.mean(axis=(0, 2, 3), keepdims=True)
+                          - x_hat * (g * x_hat).mean(axis=(0, 2, 3), keepdims=True))
+    else:
+        grad_x = scale * g
+    return grad_x, (g * x_hat).sum(axis=(0, 2, 3)), g.sum(axis=(0, 2, 3))
+
+
 def channel_spatial_gate_np(x, channel_logits, spatial_logits):
     with np.errstate(invalid='ignore'):
         return sigmoid_gate_np(x, channel_logits) * sigmoid_np(as_np(spatial_logits))

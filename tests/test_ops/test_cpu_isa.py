@@ -24,7 +24,7 @@ TESTS = Path(__file__).resolve().parent
 #: The tests of the CPU kernels, run once per instruction set.
 KERNEL_TESTS = ('test_channel_stats.py', 'test_spatial_stats.py', 'test_sigmoid_gate.py',
                 'test_same_conv2d.py', 'test_pointwise_conv2d.py', 'test_cbam_core.py',
-                'test_channel_attention.py', 'test_cbam_attention.py')
+                'test_channel_attention.py', 'test_cbam_attention.py', 'test_batch_norm.py')
 #: Each instruction set and the /proc/cpuinfo flags it needs.
 ISA_FLAGS = {'baseline': (), 'avx2': ('avx2', 'fma'),
              'avx512': ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')}

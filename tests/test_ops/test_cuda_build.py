@@ -24,7 +24,8 @@ OPERATORS = ('channel_stats', 'channel_stats_backward', 'spatial_stats', 'spatia
              'channel_attention_backward_input', 'cbam_backward_gate_logits',
              'cbam_backward_pool_logits', 'cbam_backward_input', 'same_conv2d',
              'same_conv2d_backward_input', 'same_conv2d_backward_weight', 'pointwise_conv2d',
-             'pointwise_conv2d_backward_input', 'pointwise_conv2d_backward_weight')
+             'pointwise_conv2d_backward_input', 'pointwise_conv2d_backward_weight', 'batch_norm',
+             'batch_norm_backward')
 
 # Loads the library as autola_mm.ops._ext without importing autola_mm (whose
 # import loads the CPU build), then prints what the dispatcher holds.

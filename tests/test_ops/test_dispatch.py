@@ -107,7 +107,8 @@ def test_unknown_mode_is_rejected():
 def test_both_paths_define_every_function():
     assert set(FUNCTIONS) == {'channel_stats', 'spatial_stats', 'sigmoid_gate',
                               'gated_spatial_stats', 'channel_spatial_gate', 'same_conv2d',
-                              'pointwise_conv2d', 'channel_attention', 'cbam_attention'}
+                              'pointwise_conv2d', 'channel_attention', 'cbam_attention',
+                              'batch_norm'}
     for name in FUNCTIONS:
         assert callable(getattr(reference, name)), name
         if compiled_ops_available():
@@ -116,7 +117,7 @@ def test_both_paths_define_every_function():
 
 
 def test_torch_compile_traces_the_gates_in_pytorch_and_the_convolutions_compiled(needs_compiled):
-    """Traced, a HOGA gate leaves its pool and gate to the compiler and keeps its convolutions."""
+    """Traced, a HOGA gate leaves its pool, BNs and gate to the compiler, keeps its convolutions."""
     from autola_mm.models.attention.conv_gate import SepConvGate
     gate = SepConvGate(4, spatial=True).train()
     x = torch.randn(2, 4, 6, 6)
@@ -126,6 +127,7 @@ def test_torch_compile_traces_the_gates_in_pytorch_and_the_convolutions_compiled
     targets = ' '.join(str(node.target) for graph in backend.graphs for node in graph.graph.nodes)
     assert 'autola_mm.same_conv2d' in targets
     assert 'autola_mm.spatial_stats' not in targets and 'autola_mm.sigmoid_gate' not in targets
+    assert 'autola_mm.batch_norm' not in targets
     torch.testing.assert_close(out, gate(x))
     assert ops_for(x) is compiled
 

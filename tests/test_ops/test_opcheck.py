@@ -24,7 +24,16 @@ def forward_cases(device):
         ('same_conv2d', (x, tensor(C, 1, 3, 3), 2, C)),
         ('same_conv2d', (x, tensor(1, C, 7, 7), 1, 1)),
         ('pointwise_conv2d', (x, tensor(4, C, 1, 1))),
+        ('batch_norm', (x, tensor(C), tensor(C), *running_stats(device), True, 0.1, 1e-5)),
+        ('batch_norm', (x, None, None, *running_stats(device), True, 0.1, 1e-5)),
+        ('batch_norm', (x, tensor(C), tensor(C), *running_stats(device), False, 0.1, 1e-5)),
     ]
+
+
+def running_stats(device):
+    """A running mean and variance of C channels."""
+    return (torch.randn(C, dtype=torch.float64, device=device),
+            torch.rand(C, dtype=torch.float64, device=device) + 0.5)
 
 
 def backward_cases(device):
@@ -49,7 +58,21 @@ def backward_cases(device):
         ('same_conv2d_backward_weight', (x, x, tensor(C, 1, 3, 3), 2, C)),
         ('pointwise_conv2d_backward_input', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
         ('pointwise_conv2d_backward_weight', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
+        ('batch_norm_backward', (x, x, tensor(C), None, None, *batch_moments(x), True, 1e-5)),
+        ('batch_norm_backward', (x, x, None, *running_stats(device), *running_moments(device),
+                                 False, 1e-5)),
     ]
+
+
+def batch_moments(x):
+    """The mean and 1 / std of every channel of x, as batch_norm saves them in training."""
+    return x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False).add(1e-5).rsqrt()
+
+
+def running_moments(device):
+    """The mean and 1 / std batch_norm saves in evaluation, from running_stats(device)."""
+    mean, var = running_stats(device)
+    return mean, var.add(1e-5).rsqrt()
 
 
 def fused_backward_cases(device):
@@ -81,12 +104,12 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(10))
+@pytest.mark.parametrize('case', range(13))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 
 
-@pytest.mark.parametrize('case', range(9))
+@pytest.mark.parametrize('case', range(11))
 def test_backward_operator(compiled_device, case):
     check(*backward_cases(compiled_device)[case])
 

@@ -115,6 +115,16 @@ inline void same_conv_weight(const char* op, const Tensor& x, const Tensor& weig
 }
 
 // An (out_channels, in_channels, 1, 1) kernel for x.
+// A per-channel vector of batch_norm (weight, bias, a running statistic):
+// C values of x's device.
+inline void channel_vector(const char* op, const char* name, const Tensor& t, const Tensor& x) {
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.sym_size(0) == x.sym_size(1), op, ": ", name,
+                    " must have shape (C,) = (", x.sym_size(1), ",) for x of shape ",
+                    x.sym_sizes(), ", got ", t.sym_sizes());
+  TORCH_CHECK_VALUE(t.device() == x.device(), op, ": ", name, " must be on x's device ",
+                    x.device(), ", got ", t.device());
+}
+
 inline void pointwise_weight(const char* op, const Tensor& x, const Tensor& weight) {
   like(op, "weight", weight, x);
   TORCH_CHECK_VALUE(weight.dim() == 4 && weight.sym_size(2) == 1 && weight.sym_size(3) == 1, op,

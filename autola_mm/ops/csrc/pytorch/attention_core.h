@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -79,6 +80,19 @@ AUTOLA_MM_DECLARE_POINTWISE(meta)
 
 AUTOLA_MM_DECLARE_BACKEND(cpu)
 AUTOLA_MM_DECLARE_BACKEND(cuda)
+
+// The batch norm of the attention modules (cpu/batch_norm.cpp): on other
+// devices the operator runs ATen's batch norm kernels.
+namespace cpu {
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
+                                              const std::optional<Tensor>& weight,
+                                              const std::optional<Tensor>& bias,
+                                              Tensor& running_mean, Tensor& running_var,
+                                              bool training, double momentum, double eps);
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
+    const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
+    const Tensor& save_mean, const Tensor& save_invstd, bool training);
+}  // namespace cpu
 AUTOLA_MM_DECLARE_BACKEND(meta)
 
 #undef AUTOLA_MM_DECLARE_BACKEND

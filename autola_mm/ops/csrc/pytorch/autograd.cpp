@@ -62,6 +62,14 @@ AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_input,
 AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_weight,
                    Tensor(const Tensor&, const Tensor&, const Tensor&))
 
+AUTOLA_MM_OPERATOR(batch_norm,
+                   Triple(const Tensor&, const std::optional<Tensor>&,
+                          const std::optional<Tensor>&, Tensor&, Tensor&, bool, double, double))
+AUTOLA_MM_OPERATOR(batch_norm_backward,
+                   Triple(const Tensor&, const Tensor&, const std::optional<Tensor>&,
+                          const std::optional<Tensor>&, const std::optional<Tensor>&,
+                          const Tensor&, const Tensor&, bool, double))
+
 #undef AUTOLA_MM_OPERATOR
 
 // Runs the operator's kernels (device, Meta, ...) without recording autograd.
@@ -188,6 +196,42 @@ struct PointwiseConv2d : torch::autograd::Function<PointwiseConv2d> {
   }
 };
 
+// The output is differentiable in x, weight and bias; the statistics are
+// not. The backward reads the running statistics only in evaluation (on
+// devices other than the CPU), so training saves none: the next step updates
+// them in place.
+struct BatchNorm : torch::autograd::Function<BatchNorm> {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x,
+                               const std::optional<Tensor>& weight,
+                               const std::optional<Tensor>& bias, Tensor& running_mean,
+                               Tensor& running_var, bool training, double momentum, double eps) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    auto [out, mean, invstd] = batch_norm_op().call(x, weight, bias, running_mean, running_var,
+                                                    training, momentum, eps);
+    ctx->save_for_backward({x, weight.value_or(Tensor()), training ? Tensor() : running_mean,
+                            training ? Tensor() : running_var, mean, invstd});
+    ctx->saved_data["training"] = training;
+    ctx->saved_data["eps"] = eps;
+    ctx->mark_non_differentiable({mean, invstd});
+    return {out, mean, invstd};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto optional = [](const Tensor& t) {
+      return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+    };
+    auto [grad_x, grad_weight, grad_bias] = batch_norm_backward_op().call(
+        grads[0], saved[0], optional(saved[1]), optional(saved[2]), optional(saved[3]),
+        saved[4], saved[5], ctx->saved_data["training"].toBool(),
+        ctx->saved_data["eps"].toDouble());
+    return {ctx->needs_input_grad(0) ? grad_x : Tensor(),
+            ctx->needs_input_grad(1) ? grad_weight : Tensor(),
+            ctx->needs_input_grad(2) ? grad_bias : Tensor(),
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
 #undef AUTOLA_MM_BELOW_AUTOGRAD
 
 }  // namespace
@@ -218,6 +262,16 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
 
 Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
   return PointwiseConv2d::apply(x, weight);
+}
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
+                                              const std::optional<Tensor>& weight,
+                                              const std::optional<Tensor>& bias,
+                                              Tensor& running_mean, Tensor& running_var,
+                                              bool training, double momentum, double eps) {
+  const auto outputs =
+      BatchNorm::apply(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  return {outputs[0], outputs[1], outputs[2]};
 }
 
 }  // namespace autola_mm::autograd

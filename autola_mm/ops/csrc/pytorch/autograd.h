@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <tuple>
 
 namespace autola_mm::autograd {
@@ -19,5 +20,10 @@ Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
                             const Tensor& spatial_logits);
 Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups);
 Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
+                                              const std::optional<Tensor>& weight,
+                                              const std::optional<Tensor>& bias,
+                                              Tensor& running_mean, Tensor& running_var,
+                                              bool training, double momentum, double eps);
 
 }  // namespace autola_mm::autograd

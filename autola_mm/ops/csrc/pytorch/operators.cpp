@@ -2,17 +2,21 @@
 // Attention", NeurIPS 2020) and their registration with the PyTorch
 // dispatcher. This file is the one list of operators: each is defined once
 // here (its argument checks, then the kernel of its input's device, or just
-// the output shapes for Meta tensors), and AUTOLA_MM_FORWARD_OPERATORS /
-// AUTOLA_MM_BACKWARD_OPERATORS derive the schemas and the CPU, CUDA, Meta,
-// autocast and autograd registrations from that list. The autograd formulas
-// of the forward operators are in autograd.cpp; every backward is an
-// operator here too.
+// the output shapes for Meta tensors), and AUTOLA_MM_FORWARD_OPERATORS,
+// AUTOLA_MM_NORM_OPERATORS and AUTOLA_MM_BACKWARD_OPERATORS derive the
+// schemas and the CPU, CUDA, Meta, autocast and autograd registrations from
+// that list. The autograd formulas of the forward operators are in
+// autograd.cpp; every backward is an operator here too.
 #include <Python.h>
 
+#include <ATen/OpMathType.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/_native_batch_norm_legit.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/native_batch_norm_backward.h>
+#include <ATen/ops/ones.h>
 #include <torch/library.h>
 
 #include "argument_checks.h"
@@ -394,6 +398,112 @@ Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
   return gemm::pointwise_conv2d_backward_weight(grad, x, weight);
 }
 
+// Batch norm of the attention modules' norm layers, in training (batch
+// statistics; the running ones move by `momentum`) and in evaluation
+// (running statistics). The CPU runs cpu::batch_norm; other devices run
+// ATen's kernels, which are fast there. Either way it returns the output and
+// the mean and 1 / std it normalised with (in evaluation, those of the
+// running statistics), in x's opmath dtype.
+namespace {
+
+void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tensor>& weight,
+                      const std::optional<Tensor>& bias, const Tensor& running_mean,
+                      const Tensor& running_var) {
+  checks::feature_map(op, x);
+  for (const auto& [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias}}) {
+    if (t.has_value() && t->defined()) {
+      checks::channel_vector(op, name, *t, x);
+    }
+  }
+  checks::channel_vector(op, "running_mean", running_mean, x);
+  checks::channel_vector(op, "running_var", running_var, x);
+  // x's dtype, or the wider one it computes in (float parameters of a
+  // float16 map, as torch's batch norm takes them).
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  for (const auto& [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias},
+                                std::pair{"running_mean", std::optional<Tensor>(running_mean)},
+                                std::pair{"running_var", std::optional<Tensor>(running_var)}}) {
+    if (t.has_value() && t->defined()) {
+      TORCH_CHECK_VALUE(t->scalar_type() == x.scalar_type() || t->scalar_type() == opmath, op,
+                        ": ", name, " must have x's dtype ", x.scalar_type(), " or ", opmath,
+                        ", got ", t->scalar_type());
+    }
+  }
+}
+
+Tensor empty_channel_vector(const Tensor& x) {
+  return at::empty_symint({x.sym_size(1)}, x.options().dtype(at::toOpMathType(x.scalar_type())));
+}
+
+// The outputs of batch_norm and of its backward for an empty batch.
+std::tuple<Tensor, Tensor, Tensor> empty_batch_norm_outputs(const Tensor& x) {
+  return {empty_like_input(x), empty_channel_vector(x).zero_(), empty_channel_vector(x).zero_()};
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
+                                              const std::optional<Tensor>& weight,
+                                              const std::optional<Tensor>& bias,
+                                              Tensor& running_mean, Tensor& running_var,
+                                              bool training, double momentum, double eps) {
+  const char* op = "autola_mm::batch_norm";
+  check_batch_norm(op, x, weight, bias, running_mean, running_var);
+  TORCH_CHECK_VALUE(!training || x.sym_numel() != x.sym_size(1), op,
+                    ": expected more than 1 value per channel when training, got x of shape ",
+                    x.sym_sizes());
+  TORCH_CHECK_VALUE(!training || eps > 0, op, ": eps must be positive when training, got ",
+                    eps);
+  if (x.is_meta()) {
+    return {empty_like_input(x), empty_channel_vector(x), empty_channel_vector(x)};
+  }
+  if (x.numel() == 0) {
+    // As torch's batch norm: an empty output, the running statistics unchanged.
+    return empty_batch_norm_outputs(x);
+  }
+  if (x.is_cpu()) {
+    return cpu::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  }
+  auto [out, mean, invstd] = at::_native_batch_norm_legit(x, weight, bias, running_mean,
+                                                          running_var, training, momentum, eps);
+  if (!training) {
+    const auto opmath = at::toOpMathType(x.scalar_type());
+    mean = running_mean.to(opmath, /*non_blocking=*/false, /*copy=*/true);
+    invstd = (running_var.to(opmath) + eps).rsqrt();
+  }
+  return {out, mean, invstd};
+}
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
+    const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
+    const std::optional<Tensor>& running_mean, const std::optional<Tensor>& running_var,
+    const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps) {
+  const char* op = "autola_mm::batch_norm_backward";
+  checks::feature_map(op, x);
+  checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  if (weight.has_value() && weight->defined()) {
+    checks::channel_vector(op, "weight", *weight, x);
+  }
+  checks::channel_vector(op, "save_mean", save_mean, x);
+  checks::channel_vector(op, "save_invstd", save_invstd, x);
+  if (x.is_meta()) {
+    return {empty_like_input(x), empty_channel_vector(x), empty_channel_vector(x)};
+  }
+  if (x.numel() == 0) {
+    return empty_batch_norm_outputs(x);
+  }
+  if (x.is_cpu()) {
+    return cpu::batch_norm_backward(grad, x, weight, save_mean, save_invstd, training);
+  }
+  TORCH_CHECK_VALUE(training || (running_mean.has_value() && running_var.has_value()), op,
+                    ": evaluation needs the running statistics");
+  const Tensor w = weight.has_value() && weight->defined()
+                       ? *weight
+                       : at::ones({x.size(1)}, save_mean.options());
+  return at::native_batch_norm_backward(grad, x, w, running_mean, running_var, save_mean,
+                                        save_invstd, training, eps, {true, true, true});
+}
+
 #undef AUTOLA_MM_ON_DEVICE
 
 }  // namespace autola_mm
@@ -412,6 +522,16 @@ Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
   OP(same_conv2d, "(Tensor x, Tensor weight, int dilation=1, int groups=1) -> Tensor",           \
      lower_precision_fp)                                                                     \
   OP(pointwise_conv2d, "(Tensor x, Tensor weight) -> Tensor", lower_precision_fp)
+
+// Batch norm: registered as the forward operators are, but without an
+// autocast kernel, so that it runs in its input's dtype under autocast, as
+// torch's batch norm does (its running statistics are updated in place and
+// must not be cast).
+#define AUTOLA_MM_NORM_OPERATORS(OP)                                                         \
+  OP(batch_norm,                                                                             \
+     "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!) running_mean, "                    \
+     "Tensor(b!) running_var, bool training, float momentum, float eps) -> "                 \
+     "(Tensor, Tensor, Tensor)")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
@@ -443,7 +563,10 @@ Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
   OP(same_conv2d_backward_weight,                                                                \
      "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups) -> Tensor")               \
   OP(pointwise_conv2d_backward_input, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")        \
-  OP(pointwise_conv2d_backward_weight, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")
+  OP(pointwise_conv2d_backward_weight, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")   \
+  OP(batch_norm_backward,                                                                        \
+     "(Tensor grad, Tensor x, Tensor? weight, Tensor? running_mean, Tensor? running_var, "       \
+     "Tensor save_mean, Tensor save_invstd, bool training, float eps) -> (Tensor, Tensor, Tensor)")
 
 namespace autola_mm {
 namespace {
@@ -488,6 +611,7 @@ AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_QUALIFIED_NAME)
 TORCH_LIBRARY(autola_mm, m) {
   const std::vector<at::Tag> tags = {at::Tag::pt2_compliant_tag};
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_DEFINE)
+  AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_DEFINE)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_DEFINE)
 }
 
@@ -495,16 +619,19 @@ TORCH_LIBRARY(autola_mm, m) {
 // runs the kernel of its input's device.
 TORCH_LIBRARY_IMPL(autola_mm, CPU, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, Autograd, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOGRAD)
+  AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_AUTOGRAD)
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
@@ -514,6 +641,7 @@ TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
 #ifdef AUTOLA_MM_WITH_CUDA
 TORCH_LIBRARY_IMPL(autola_mm, CUDA, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 

@@ -1,0 +1,224 @@
+// CPU kernels of batch_norm, the BN of the attention modules' gates and
+// projections: per channel, the mean and biased variance over (N, H, W) in
+// two passes (training) or the running statistics (evaluation), then
+// y = (x - mean) * invstd * weight + bias; the running statistics move by
+// `momentum` towards the batch's mean and unbiased variance, as torch's
+// BatchNorm2d does. A task owns whole channels, so the pass that writes a
+// channel reads what the pass before it left in the core's cache (ATen's
+// kernel splits these passes over the whole map).
+#include <ATen/AccumulateType.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ops/empty.h>
+
+#include <cmath>
+
+#include "../attention_core.h"
+#include "../new_output.h"
+#include "cpu_loops.h"
+
+namespace autola_mm::cpu {
+namespace {
+
+struct NormDims {
+  int64_t images;
+  int64_t channels;
+  int64_t positions;
+
+  explicit NormDims(const Tensor& x)
+      : images(x.size(0)), channels(x.size(1)), positions(x.size(2) * x.size(3)) {}
+
+  // Values each channel normalises over.
+  int64_t count() const { return images * positions; }
+
+  // The row of image n, channel c.
+  int64_t row(int64_t n, int64_t c) const { return (n * channels + c) * positions; }
+
+  // Channels per parallel task: at least kMinTaskElements values.
+  int64_t channels_per_task() const {
+    return std::max<int64_t>(1, kMinTaskElements / std::max<int64_t>(1, count()));
+  }
+};
+
+// Mean and biased variance of channel c (two passes over its rows).
+template <typename scalar_t, typename acc_t>
+void channel_moments(const scalar_t* x, const NormDims& d, int64_t c, acc_t& mean, acc_t& var) {
+  acc_t sum = 0;
+  for (int64_t n = 0; n < d.images; ++n) {
+    const scalar_t* row = x + d.row(n, c);
+    acc_t row_sum = 0;
+#pragma omp simd reduction(+ : row_sum)
+    for (int64_t j = 0; j < d.positions; ++j) {
+      row_sum += row[j];
+    }
+    sum += row_sum;
+  }
+  mean = sum / static_cast<acc_t>(d.count());
+  acc_t squares = 0;
+  for (int64_t n = 0; n < d.images; ++n) {
+    const scalar_t* row = x + d.row(n, c);
+    acc_t row_squares = 0;
+#pragma omp simd reduction(+ : row_squares)
+    for (int64_t j = 0; j < d.positions; ++j) {
+      const acc_t centred = row[j] - mean;
+      row_squares += centred * centred;
+    }
+    squares += row_squares;
+  }
+  var = squares / static_cast<acc_t>(d.count());
+}
+
+template <typename scalar_t>
+void forward_channels(const scalar_t* x, const scalar_t* weight, const scalar_t* bias,
+                      scalar_t* running_mean, scalar_t* running_var, bool training,
+                      double momentum, double eps, const NormDims& d, scalar_t* out,
+                      scalar_t* save_mean, scalar_t* save_invstd) {
+  using acc_t = at::acc_type<scalar_t, false>;
+  const acc_t unbiased =
+      training ? static_cast<acc_t>(d.count()) / static_cast<acc_t>(d.count() - 1) : acc_t(1);
+  parallel_for_vectorized(0, d.channels, d.channels_per_task(), [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      acc_t mean, var;
+      if (training) {
+        channel_moments(x, d, c, mean, var);
+        running_mean[c] = static_cast<scalar_t>((1 - momentum) * running_mean[c] + momentum * mean);
+        running_var[c] =
+            static_cast<scalar_t>((1 - momentum) * running_var[c] + momentum * var * unbiased);
+      } else {
+        mean = running_mean[c];
+        var = running_var[c];
+      }
+      const acc_t invstd = 1 / std::sqrt(var + static_cast<acc_t>(eps));
+      save_mean[c] = static_cast<scalar_t>(mean);
+      save_invstd[c] = static_cast<scalar_t>(invstd);
+      const acc_t scale = weight == nullptr ? invstd : weight[c] * invstd;
+      const acc_t shift = (bias == nullptr ? acc_t(0) : acc_t(bias[c])) - mean * scale;
+      const scalar_t s = static_cast<scalar_t>(scale);
+      const scalar_t t = static_cast<scalar_t>(shift);
+      for (int64_t n = 0; n < d.images; ++n) {
+        const scalar_t* row = x + d.row(n, c);
+        scalar_t* out_row = out + d.row(n, c);
+#pragma omp simd
+        for (int64_t j = 0; j < d.positions; ++j) {
+          out_row[j] = row[j] * s + t;
+        }
+      }
+    }
+  });
+}
+
+// grad_bias = sum(grad), grad_weight = sum(grad * x_hat) and, in training,
+// grad_x = weight * invstd * (grad - mean(grad) - x_hat * mean(grad * x_hat));
+// in evaluation the statistics are constants and grad_x = weight * invstd * grad.
+template <typename scalar_t>
+void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* weight,
+                       const scalar_t* save_mean, const scalar_t* save_invstd, bool training,
+                       const NormDims& d, scalar_t* grad_x, scalar_t* grad_weight,
+                       scalar_t* grad_bias) {
+  using acc_t = at::acc_type<scalar_t, false>;
+  parallel_for_vectorized(0, d.channels, d.channels_per_task(), [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      const scalar_t mean = save_mean[c];
+      const acc_t invstd = save_invstd[c];
+      acc_t sum_grad = 0;
+      acc_t sum_grad_centred = 0;
+      for (int64_t n = 0; n < d.images; ++n) {
+        const scalar_t* g = grad + d.row(n, c);
+        const scalar_t* row = x + d.row(n, c);
+        acc_t row_grad = 0;
+        acc_t row_grad_centred = 0;
+#pragma omp simd reduction(+ : row_grad, row_grad_centred)
+        for (int64_t j = 0; j < d.positions; ++j) {
+          row_grad += g[j];
+          row_grad_centred += g[j] * (row[j] - mean);
+        }
+        sum_grad += row_grad;
+        sum_grad_centred += row_grad_centred;
+      }
+      grad_bias[c] = static_cast<scalar_t>(sum_grad);
+      grad_weight[c] = static_cast<scalar_t>(sum_grad_centred * invstd);
+      const acc_t scale = weight == nullptr ? invstd : weight[c] * invstd;
+      const acc_t count = static_cast<acc_t>(d.count());
+      const scalar_t k = static_cast<scalar_t>(scale);
+      const scalar_t grad_mean = training ? static_cast<scalar_t>(sum_grad / count) : 0;
+      const scalar_t centred_share =
+          training ? static_cast<scalar_t>(sum_grad_centred / count * invstd * invstd) : 0;
+      for (int64_t n = 0; n < d.images; ++n) {
+        const scalar_t* g = grad + d.row(n, c);
+        const scalar_t* row = x + d.row(n, c);
+        scalar_t* out = grad_x + d.row(n, c);
+#pragma omp simd
+        for (int64_t j = 0; j < d.positions; ++j) {
+          out[j] = k * (g[j] - grad_mean - (row[j] - mean) * centred_share);
+        }
+      }
+    }
+  });
+}
+
+// A contiguous copy of an optional per-channel vector; undefined for none.
+Tensor contiguous_or_undefined(const std::optional<Tensor>& t) {
+  return t.has_value() && t->defined() ? t->contiguous() : Tensor();
+}
+
+template <typename scalar_t>
+const scalar_t* data_or_null(const Tensor& t) {
+  return t.defined() ? t.const_data_ptr<scalar_t>() : nullptr;
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
+                                              const std::optional<Tensor>& weight,
+                                              const std::optional<Tensor>& bias,
+                                              Tensor& running_mean, Tensor& running_var,
+                                              bool training, double momentum, double eps) {
+  const Tensor input = x.contiguous();
+  const Tensor w = contiguous_or_undefined(weight);
+  const Tensor b = contiguous_or_undefined(bias);
+  // The running statistics are updated in place: through a contiguous copy
+  // written back where they are strided.
+  Tensor mean_buffer = running_mean.contiguous();
+  Tensor var_buffer = running_var.contiguous();
+  const NormDims d(input);
+  Tensor out = new_output(input.sizes(), input.options());
+  Tensor save_mean = at::empty({d.channels}, input.options());
+  Tensor save_invstd = at::empty({d.channels}, input.options());
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "batch_norm_cpu", [&] {
+    forward_channels(input.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(w),
+                     data_or_null<scalar_t>(b), mean_buffer.mutable_data_ptr<scalar_t>(),
+                     var_buffer.mutable_data_ptr<scalar_t>(), training, momentum, eps, d,
+                     out.mutable_data_ptr<scalar_t>(), save_mean.mutable_data_ptr<scalar_t>(),
+                     save_invstd.mutable_data_ptr<scalar_t>());
+  });
+  if (!mean_buffer.is_same(running_mean)) {
+    running_mean.copy_(mean_buffer);
+  }
+  if (!var_buffer.is_same(running_var)) {
+    running_var.copy_(var_buffer);
+  }
+  return {out, save_mean, save_invstd};
+}
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
+    const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
+    const Tensor& save_mean, const Tensor& save_invstd, bool training) {
+  const Tensor input = x.contiguous();
+  const Tensor g = grad.contiguous();
+  const Tensor w = contiguous_or_undefined(weight);
+  const Tensor mean = save_mean.contiguous();
+  const Tensor invstd = save_invstd.contiguous();
+  const NormDims d(input);
+  Tensor grad_x = new_output(input.sizes(), input.options());
+  Tensor grad_weight = at::empty({d.channels}, input.options());
+  Tensor grad_bias = at::empty({d.channels}, input.options());
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "batch_norm_backward_cpu", [&] {
+    backward_channels(g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
+                      data_or_null<scalar_t>(w), mean.const_data_ptr<scalar_t>(),
+                      invstd.const_data_ptr<scalar_t>(), training, d,
+                      grad_x.mutable_data_ptr<scalar_t>(), grad_weight.mutable_data_ptr<scalar_t>(),
+                      grad_bias.mutable_data_ptr<scalar_t>());
+  });
+  return {grad_x, grad_weight, grad_bias};
+}
+
+}  // namespace autola_mm::cpu

@@ -1,0 +1,72 @@
+"""AttentionBatchNorm2d: an nn.BatchNorm2d on the attention core, built for every ``type='BN'``."""
+import pytest
+import torch
+from torch import nn
+
+from autola_mm.models.attention import HOGA
+from autola_mm.models.attention.batch_norm import AttentionBatchNorm2d
+from autola_mm.models.attention.layer_configs import build_norm
+from autola_mm.ops import compiled_ops_available, forced_ops_mode
+
+PATHS = ['reference', pytest.param('compiled', marks=pytest.mark.skipif(
+    not compiled_ops_available(), reason='the compiled attention core is not built'))]
+
+
+@pytest.mark.parametrize('momentum', [0.1, None], ids=['momentum', 'cumulative'])
+@pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
+@pytest.mark.parametrize('path', PATHS)
+def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum):
+    torch.manual_seed(0)
+    ours = AttentionBatchNorm2d(6, momentum=momentum, affine=affine)
+    theirs = nn.BatchNorm2d(6, momentum=momentum, affine=affine)
+    if affine:
+        for module in (ours, theirs):
+            module.weight.data = torch.linspace(0.5, 2, 6)
+            module.bias.data = torch.linspace(-1, 1, 6)
+    with forced_ops_mode(path):
+        for step in range(3):
+            x = 2 + 3 * torch.randn(4, 6, 5, 5)
+            grad = torch.randn_like(x)
+            results = []
+            for module in (ours, theirs):
+                inp = x.clone().requires_grad_()
+                out = module(inp)
+                out.backward(grad)
+                results.append([out, inp.grad] + [p.grad for p in module.parameters()])
+            for a, b in zip(*results):
+                torch.testing.assert_close(a, b)
+        for name, buffer in theirs.named_buffers():
+            torch.testing.assert_close(getattr(ours, name), buffer)
+        ours.eval(), theirs.eval()
+        x = torch.randn(2, 6, 3, 3)
+        torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_state_dict_is_that_of_torch_batch_norm():
+    theirs = nn.BatchNorm2d(4)
+    theirs.running_mean.fill_(3)
+    ours = AttentionBatchNorm2d(4)
+    ours.load_state_dict(theirs.state_dict())
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert torch.equal(ours.running_mean, theirs.running_mean)
+
+
+def test_build_norm_gives_it_for_every_batch_norm_that_tracks_statistics():
+    assert type(build_norm(dict(type='BN'), 4)) is AttentionBatchNorm2d
+    assert type(build_norm(dict(type=nn.BatchNorm2d), 4)) is AttentionBatchNorm2d
+    frozen = build_norm(dict(type='BN', requires_grad=False, eps=1e-3, momentum=0.01), 4)
+    assert type(frozen) is AttentionBatchNorm2d and (frozen.eps, frozen.momentum) == (1e-3, 0.01)
+    assert not any(p.requires_grad for p in frozen.parameters())
+    assert type(build_norm(dict(type='BN', track_running_stats=False), 4)) is nn.BatchNorm2d
+    assert isinstance(build_norm(dict(type='SyncBN'), 4), nn.SyncBatchNorm)
+    assert isinstance(build_norm(dict(type='GN', num_groups=2), 4), nn.GroupNorm)
+
+
+def test_batch_statistics_in_evaluation_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match='track_running_stats=True; build nn.BatchNorm2d'):
+        AttentionBatchNorm2d(4, track_running_stats=False)
+
+
+def test_hoga_norms_are_attention_batch_norms():
+    norms = [m for m in HOGA(16).modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and all(type(m) is AttentionBatchNorm2d for m in norms)

@@ -1,0 +1,155 @@
+"""batch_norm: torch's BatchNorm2d in training and evaluation, on both paths."""
+import numpy as np
+import pytest
+import torch
+
+from ops_numpy_reference import (as_np, assert_close_np, assert_rejected, batch_norm_grad_np,
+                                 batch_norm_np, grads_of, in_layout, shapes_and_layouts)
+
+#: Maps with more than one value per channel (training needs it), 7x7 and 1x257 rows
+#: (vector remainders) and a map of several parallel CPU tasks.
+NORM_SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23)]
+MOMENTUM, EPS = 0.1, 1e-5
+
+
+def make_inputs(case, shape, layout='contiguous', affine=True, seed=0):
+    """x (mean 1, std 3), weight, bias (None unless ``affine``), running mean and variance, grad."""
+    channels = shape[1]
+    x = in_layout(1 + 3 * case.randn(*shape, seed=seed), layout)
+    weight = case.randn(channels, seed=seed + 1) if affine else None
+    bias = case.randn(channels, seed=seed + 2) if affine else None
+    running_mean = case.randn(channels, seed=seed + 3)
+    running_var = 0.5 + case.randn(channels, seed=seed + 4).abs()
+    return x, weight, bias, running_mean, running_var, case.randn(*shape, seed=seed + 5)
+
+
+@pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+@pytest.mark.parametrize('shape, layout', shapes_and_layouts(NORM_SHAPES, NORM_SHAPES[::2]))
+def test_forward_matches_numpy(ops, case, shape, layout, training, affine):
+    x, weight, bias, running_mean, running_var, _ = make_inputs(case, shape, layout, affine)
+    expected = batch_norm_np(x, weight, bias, running_mean, running_var, training, MOMENTUM, EPS)
+    out = ops.batch_norm(x, weight, bias, running_mean, running_var, training, MOMENTUM, EPS)
+    assert out.dtype == case.dtype and out.device == x.device
+    for actual, wanted in zip((out, running_mean, running_var), expected):
+        assert_close_np(actual, wanted, **case.tolerance)
+
+
+@pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+@pytest.mark.parametrize('shape, layout', shapes_and_layouts(NORM_SHAPES, NORM_SHAPES[::2]))
+def test_backward_matches_numpy(ops, case, shape, layout, training, affine):
+    x, weight, bias, running_mean, running_var, grad = make_inputs(case, shape, layout, affine,
+                                                                   seed=6)
+    expected = batch_norm_grad_np(x, weight, running_mean, running_var, training, EPS, grad)
+    inputs = (x.requires_grad_(), ) + ((weight.requires_grad_(), bias.requires_grad_())
+                                      if affine else ())
+    out = ops.batch_norm(x, weight, bias, running_mean.clone(), running_var.clone(), training,
+                         MOMENTUM, EPS)
+    for actual, wanted, inp, atol in zip(grads_of(out, inputs, grad), expected, inputs,
+                                         sum_tolerances(case, x, running_mean, running_var,
+                                                        training, grad)):
+        assert actual.dtype == inp.dtype and actual.shape == inp.shape
+        assert_close_np(actual, wanted, rtol=case.tolerance['rtol'], atol=atol)
+
+
+def sum_tolerances(case, x, running_mean, running_var, training, grad):
+    """The absolute tolerances of grad_x, grad_weight and grad_bias.
+
+    The parameters' gradients are sums over N * H * W values, whose rounding
+    error grows with the sum of the terms' magnitudes, not with the result:
+    rtol times that sum (a sum of 1058 float32 terms that cancel to 0.2
+    misses rtol 1e-5 on either path).
+    """
+    x_hat = batch_norm_np(x, None, None, running_mean, running_var, training, MOMENTUM, EPS)[0]
+    g = np.abs(as_np(grad))
+    rtol = case.tolerance['rtol']
+    return (case.tolerance['atol'], rtol * (g * np.abs(x_hat)).sum(axis=(0, 2, 3)).max(),
+            rtol * g.sum(axis=(0, 2, 3)).max())
+
+
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_gradcheck(one_thread, ops, device, training):
+    def tensor(*shape):
+        return torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
+
+    x, weight, bias = tensor(2, 3, 4, 5), tensor(3), tensor(3)
+    running_var = torch.rand(3, dtype=torch.float64, device=device) + 0.5
+    running_mean = torch.randn(3, dtype=torch.float64, device=device)
+
+    def normalise(x, weight, bias):
+        return ops.batch_norm(x, weight, bias, running_mean.clone(), running_var.clone(),
+                              training, MOMENTUM, EPS)
+
+    assert torch.autograd.gradcheck(normalise, (x, weight, bias))
+
+
+def test_hand_computed_values_and_running_statistics(ops, device):
+    # One channel holds 1 and 3: mean 2, biased variance 1, unbiased 2.
+    x = torch.tensor([1., 3.], device=device).view(2, 1, 1, 1).requires_grad_()
+    running_mean, running_var = torch.zeros(1, device=device), torch.ones(1, device=device)
+    weight = torch.tensor([2.], device=device, requires_grad=True)
+    bias = torch.tensor([5.], device=device, requires_grad=True)
+    out = ops.batch_norm(x, weight, bias, running_mean, running_var, True, 0.5, 1e-12)
+    torch.testing.assert_close(out.flatten(), torch.tensor([3., 7.], device=device))
+    torch.testing.assert_close(running_mean, torch.tensor([1.], device=device))
+    torch.testing.assert_close(running_var, torch.tensor([1.5], device=device))
+    # d out / d x is 0 for a gradient proportional to x_hat's complement: grad = (1, 1).
+    out.backward(torch.tensor([1., 1.], device=device).view(2, 1, 1, 1))
+    torch.testing.assert_close(x.grad.flatten(), torch.zeros(2, device=device))
+    torch.testing.assert_close(weight.grad, torch.tensor([0.], device=device))
+    torch.testing.assert_close(bias.grad, torch.tensor([2.], device=device))
+    evaluated = ops.batch_norm(x, weight, bias, running_mean, running_var, False, 0.5, 1e-12)
+    expected = 2 * (torch.tensor([1., 3.], device=device) - 1) / 1.5**0.5 + 5
+    torch.testing.assert_close(evaluated.flatten(), expected)
+
+
+def test_empty_batch_leaves_the_running_statistics(ops, case):
+    x, weight, bias, running_mean, running_var, _ = make_inputs(case, (2, 3, 4, 4))
+    before = (running_mean.clone(), running_var.clone())
+    out = ops.batch_norm(x[:0], weight, bias, running_mean, running_var, True, MOMENTUM, EPS)
+    assert out.shape == (0, 3, 4, 4)
+    assert torch.equal(running_mean, before[0]) and torch.equal(running_var, before[1])
+
+
+def test_one_value_per_channel_in_training_is_rejected(ops, device):
+    x = torch.randn(1, 3, 1, 1, device=device)
+    stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
+    assert_rejected(
+        lambda: ops.batch_norm(x, None, None, *stats, True, MOMENTUM, EPS),
+        'autola_mm::batch_norm: expected more than 1 value per channel when training, '
+        'got x of shape [1, 3, 1, 1]')
+    assert ops.batch_norm(x, None, None, *stats, False, MOMENTUM, EPS).shape == x.shape
+
+
+def test_non_positive_eps_in_training_is_rejected(ops, device):
+    x = torch.randn(2, 3, 4, 4, device=device)
+    stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
+    assert_rejected(lambda: ops.batch_norm(x, None, None, *stats, True, MOMENTUM, 0.0),
+                    'autola_mm::batch_norm: eps must be positive when training, got 0')
+
+
+def test_bad_vectors_are_rejected(ops, device):
+    x = torch.randn(2, 3, 4, 4, device=device)
+    stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
+    assert_rejected(
+        lambda: ops.batch_norm(x, torch.ones(4, device=device), None, *stats, True, MOMENTUM,
+                               EPS),
+        'autola_mm::batch_norm: weight must have shape (C,) = (3,) for x of shape '
+        '[2, 3, 4, 4], got [4]')
+    assert_rejected(
+        lambda: ops.batch_norm(x, None, None, stats[0].double(), stats[1], True, MOMENTUM, EPS),
+        'autola_mm::batch_norm: running_mean must have x\'s dtype Float or Float, got Double')
+
+
+def test_strided_vectors_are_read_and_updated_in_place(ops, device):
+    x = 1 + 3 * torch.randn(2, 3, 4, 4, device=device)
+    weight, bias = torch.randn(6, device=device)[::2], torch.randn(6, device=device)[::2]
+    strided = (torch.zeros(6, device=device)[::2], torch.ones(6, device=device)[::2])
+    contiguous = tuple(s.clone() for s in strided)
+    out = ops.batch_norm(x, weight, bias, *strided, True, MOMENTUM, EPS)
+    expected = ops.batch_norm(x, weight.clone(), bias.clone(), *contiguous, True, MOMENTUM, EPS)
+    torch.testing.assert_close(out, expected)
+    for updated, wanted in zip(strided, contiguous):
+        torch.testing.assert_close(updated, wanted)
+        assert not torch.equal(updated, torch.zeros_like(updated) + updated[0])
