@@ -213,10 +213,15 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
     ctx->saved_data["training"] = training;
     ctx->saved_data["eps"] = eps;
     ctx->mark_non_differentiable({mean, invstd});
+    // The statistics get no gradient: no zeros made for them.
+    ctx->set_materialize_grads(false);
     return {out, mean, invstd};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) {
+      return variable_list(8);
+    }
     const auto saved = ctx->get_saved_variables();
     const auto optional = [](const Tensor& t) {
       return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
