@@ -139,7 +139,7 @@ def test_bad_vectors_are_rejected(ops, device):
         '[2, 3, 4, 4], got [4]')
     assert_rejected(
         lambda: ops.batch_norm(x, None, None, stats[0].double(), stats[1], True, MOMENTUM, EPS),
-        'autola_mm::batch_norm: running_mean must have x\'s dtype Float or Float, got Double')
+        'autola_mm::batch_norm: running_mean must have x\'s dtype Float, got Double')
 
 
 def test_strided_vectors_are_read_and_updated_in_place(ops, device):
@@ -153,3 +153,22 @@ def test_strided_vectors_are_read_and_updated_in_place(ops, device):
     for updated, wanted in zip(strided, contiguous):
         torch.testing.assert_close(updated, wanted)
         assert not torch.equal(updated, torch.zeros_like(updated) + updated[0])
+
+
+def test_bias_without_weight_gets_its_gradient(ops, device):
+    x = torch.randn(2, 3, 4, 4, device=device, requires_grad=True)
+    bias = torch.randn(3, device=device, requires_grad=True)
+    stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
+    grad = torch.randn_like(x)
+    grads = grads_of(ops.batch_norm(x, None, bias, *stats, True, MOMENTUM, EPS), (x, bias), grad)
+    torch.testing.assert_close(grads[1], grad.sum(dim=(0, 2, 3)))
+
+
+def test_a_double_backward_is_refused(needs_compiled):
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    weight = torch.randn(3, requires_grad=True)
+    stats = (torch.zeros(3), torch.ones(3))
+    out = torch.ops.autola_mm.batch_norm(x, weight, None, *stats, True, MOMENTUM, EPS)[0]
+    grad_x, = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match='autola_mm::batch_norm_backward'):
+        grad_x.sum().backward()

@@ -18,22 +18,11 @@ from ...ops import ops_for
 class AttentionBatchNorm2d(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` whose forward runs on the attention core.
 
-    Args:
-        num_features (int): Channels ``C``.
-        eps (float): Added to the variance. Default: 1e-5.
-        momentum (float, optional): Weight of a batch's statistics in the
-            running ones; None for their cumulative average. Default: 0.1.
-        affine (bool): Learn a scale and a shift. Default: True.
-        track_running_stats (bool): Must be True: the running statistics
-            are what evaluation normalises with.
+    The arguments are ``nn.BatchNorm2d``'s. A layer without running statistics
+    (``track_running_stats=False``, or ``running_mean`` set to None), which
+    normalises with the batch's statistics in evaluation too, runs
+    ``nn.BatchNorm2d``'s own forward.
     """
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, **kwargs):
-        if not track_running_stats:
-            raise ValueError('AttentionBatchNorm2d needs track_running_stats=True; '
-                             'build nn.BatchNorm2d for batch statistics in evaluation too')
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
         """Normalise with the batch's statistics in training (and update the running ones).
@@ -44,6 +33,8 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
+        if not self.track_running_stats or self.running_mean is None or self.running_var is None:
+            return super().forward(x)
         self._check_input_dim(x)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training:

@@ -33,9 +33,9 @@ def build_norm(norm_cfg: ConfigType, channels: int) -> nn.Module:
         channels (int): Channels it normalises.
 
     Returns:
-        nn.Module: The layer: an :class:`AttentionBatchNorm2d` for a BN that
-        tracks running statistics, else what mmcv builds.
+        nn.Module: The layer: an :class:`AttentionBatchNorm2d` for a BN, else
+        what mmcv builds.
     """
-    if norm_cfg.get('type') in BATCH_NORM_TYPES and norm_cfg.get('track_running_stats', True):
+    if norm_cfg.get('type') in BATCH_NORM_TYPES:
         norm_cfg = dict(norm_cfg, type=AttentionBatchNorm2d)
     return build_norm_layer(norm_cfg, channels)[1]

@@ -5,7 +5,8 @@ nine :data:`PRIMITIVES`, with ``w = softmax(alpha[edge])``. The candidates are
 the very operation modules a derived HOGA holds, built with non-affine BN as
 in DARTS. ``none`` contributes zero and is skipped: nothing is computed for it.
 Each further term is added by one ``addcmul`` (one pass over the map, where a
-product and a sum are two).
+product and a sum are two), its weight in the dtype of the sum (under autocast
+``addcmul`` would otherwise promote a float16 sum to the float32 weights').
 """
 import torch
 from torch import Tensor, nn
@@ -55,5 +56,5 @@ class MixedEdge(nn.Module):
             if out is None:
                 out = op(x) * mixing[column]
             else:
-                out = torch.addcmul(out, op(x), mixing[column])
+                out = torch.addcmul(out, op(x), mixing[column].to(out.dtype))
         return out

@@ -51,20 +51,26 @@ def test_state_dict_is_that_of_torch_batch_norm():
     assert torch.equal(ours.running_mean, theirs.running_mean)
 
 
-def test_build_norm_gives_it_for_every_batch_norm_that_tracks_statistics():
+def test_build_norm_gives_it_for_every_batch_norm():
     assert type(build_norm(dict(type='BN'), 4)) is AttentionBatchNorm2d
     assert type(build_norm(dict(type=nn.BatchNorm2d), 4)) is AttentionBatchNorm2d
     frozen = build_norm(dict(type='BN', requires_grad=False, eps=1e-3, momentum=0.01), 4)
     assert type(frozen) is AttentionBatchNorm2d and (frozen.eps, frozen.momentum) == (1e-3, 0.01)
     assert not any(p.requires_grad for p in frozen.parameters())
-    assert type(build_norm(dict(type='BN', track_running_stats=False), 4)) is nn.BatchNorm2d
     assert isinstance(build_norm(dict(type='SyncBN'), 4), nn.SyncBatchNorm)
     assert isinstance(build_norm(dict(type='GN', num_groups=2), 4), nn.GroupNorm)
 
 
-def test_batch_statistics_in_evaluation_are_refused_with_the_fix():
-    with pytest.raises(ValueError, match='track_running_stats=True; build nn.BatchNorm2d'):
-        AttentionBatchNorm2d(4, track_running_stats=False)
+@pytest.mark.parametrize('path', PATHS)
+def test_without_running_statistics_it_normalises_as_torch_batch_norm(path):
+    no_stats = AttentionBatchNorm2d(3, track_running_stats=False)
+    cleared = AttentionBatchNorm2d(3).eval()
+    cleared.running_mean = cleared.running_var = None
+    x = torch.randn(4, 3, 5, 5)
+    with forced_ops_mode(path):
+        for module in (no_stats, no_stats.eval(), cleared):
+            torch.testing.assert_close(module(x), nn.functional.batch_norm(
+                x, None, None, module.weight, module.bias, True, 0.0, module.eps))
 
 
 def test_hoga_norms_are_attention_batch_norms():

@@ -114,7 +114,6 @@ inline void same_conv_weight(const char* op, const Tensor& x, const Tensor& weig
                     " x ", weight.sym_size(3));
 }
 
-// An (out_channels, in_channels, 1, 1) kernel for x.
 // A per-channel vector of batch_norm (weight, bias, a running statistic):
 // C values of x's device.
 inline void channel_vector(const char* op, const char* name, const Tensor& t, const Tensor& x) {
@@ -125,6 +124,7 @@ inline void channel_vector(const char* op, const char* name, const Tensor& t, co
                     x.device(), ", got ", t.device());
 }
 
+// An (out_channels, in_channels, 1, 1) kernel for x.
 inline void pointwise_weight(const char* op, const Tensor& x, const Tensor& weight) {
   like(op, "weight", weight, x);
   TORCH_CHECK_VALUE(weight.dim() == 4 && weight.sym_size(2) == 1 && weight.sym_size(3) == 1, op,

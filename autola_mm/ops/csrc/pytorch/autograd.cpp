@@ -212,6 +212,8 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
                             training ? Tensor() : running_var, mean, invstd});
     ctx->saved_data["training"] = training;
     ctx->saved_data["eps"] = eps;
+    ctx->saved_data["has_weight"] = weight.has_value() && weight->defined();
+    ctx->saved_data["has_bias"] = bias.has_value() && bias->defined();
     ctx->mark_non_differentiable({mean, invstd});
     // The statistics get no gradient: no zeros made for them.
     ctx->set_materialize_grads(false);
@@ -230,9 +232,12 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
         grads[0], saved[0], optional(saved[1]), optional(saved[2]), optional(saved[3]),
         saved[4], saved[5], ctx->saved_data["training"].toBool(),
         ctx->saved_data["eps"].toDouble());
+    // needs_input_grad counts only the tensors given (x, then weight and bias
+    // where given): the gradients of a weight and a bias that were given are
+    // returned, and autograd drops those not required.
     return {ctx->needs_input_grad(0) ? grad_x : Tensor(),
-            ctx->needs_input_grad(1) ? grad_weight : Tensor(),
-            ctx->needs_input_grad(2) ? grad_bias : Tensor(),
+            ctx->saved_data["has_weight"].toBool() ? grad_weight : Tensor(),
+            ctx->saved_data["has_bias"].toBool() ? grad_bias : Tensor(),
             Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };

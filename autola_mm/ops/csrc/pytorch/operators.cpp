@@ -17,6 +17,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/native_batch_norm_backward.h>
 #include <ATen/ops/ones.h>
+#include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/library.h>
 
 #include "argument_checks.h"
@@ -425,8 +426,10 @@ void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tenso
                                 std::pair{"running_var", std::optional<Tensor>(running_var)}}) {
     if (t.has_value() && t->defined()) {
       TORCH_CHECK_VALUE(t->scalar_type() == x.scalar_type() || t->scalar_type() == opmath, op,
-                        ": ", name, " must have x's dtype ", x.scalar_type(), " or ", opmath,
-                        ", got ", t->scalar_type());
+                        ": ", name, " must have x's dtype ", x.scalar_type(),
+                        opmath == x.scalar_type() ? "" : " or ",
+                        opmath == x.scalar_type() ? "" : c10::toString(opmath), ", got ",
+                        t->scalar_type());
     }
   }
 }
@@ -435,9 +438,18 @@ Tensor empty_channel_vector(const Tensor& x) {
   return at::empty_symint({x.sym_size(1)}, x.options().dtype(at::toOpMathType(x.scalar_type())));
 }
 
-// The outputs of batch_norm and of its backward for an empty batch.
-std::tuple<Tensor, Tensor, Tensor> empty_batch_norm_outputs(const Tensor& x) {
-  return {empty_like_input(x), empty_channel_vector(x).zero_(), empty_channel_vector(x).zero_()};
+// The gradient of a weight or bias of batch_norm: in the weight's dtype, or
+// x's opmath dtype where there is none.
+Tensor empty_channel_gradient(const Tensor& x, const std::optional<Tensor>& weight) {
+  if (weight.has_value() && weight->defined()) {
+    return at::empty_symint({x.sym_size(1)}, weight->options());
+  }
+  return empty_channel_vector(x);
+}
+
+// Values per channel: what training normalises over.
+c10::SymInt values_per_channel(const Tensor& x) {
+  return x.sym_size(0) * x.sym_size(2) * x.sym_size(3);
 }
 
 }  // namespace
@@ -449,7 +461,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               bool training, double momentum, double eps) {
   const char* op = "autola_mm::batch_norm";
   check_batch_norm(op, x, weight, bias, running_mean, running_var);
-  TORCH_CHECK_VALUE(!training || x.sym_numel() != x.sym_size(1), op,
+  TORCH_CHECK_VALUE(!training || values_per_channel(x) != 1, op,
                     ": expected more than 1 value per channel when training, got x of shape ",
                     x.sym_sizes());
   TORCH_CHECK_VALUE(!training || eps > 0, op, ": eps must be positive when training, got ",
@@ -459,7 +471,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
   }
   if (x.numel() == 0) {
     // As torch's batch norm: an empty output, the running statistics unchanged.
-    return empty_batch_norm_outputs(x);
+    return {empty_like_input(x), empty_channel_vector(x).zero_(), empty_channel_vector(x).zero_()};
   }
   if (x.is_cpu()) {
     return cpu::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
@@ -487,21 +499,30 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
   checks::channel_vector(op, "save_mean", save_mean, x);
   checks::channel_vector(op, "save_invstd", save_invstd, x);
   if (x.is_meta()) {
-    return {empty_like_input(x), empty_channel_vector(x), empty_channel_vector(x)};
+    return {empty_like_input(x), empty_channel_gradient(x, weight),
+            empty_channel_gradient(x, weight)};
   }
   if (x.numel() == 0) {
-    return empty_batch_norm_outputs(x);
+    return {empty_like_input(x), empty_channel_gradient(x, weight).zero_(),
+            empty_channel_gradient(x, weight).zero_()};
   }
   if (x.is_cpu()) {
     return cpu::batch_norm_backward(grad, x, weight, save_mean, save_invstd, training);
   }
   TORCH_CHECK_VALUE(training || (running_mean.has_value() && running_var.has_value()), op,
                     ": evaluation needs the running statistics");
-  const Tensor w = weight.has_value() && weight->defined()
-                       ? *weight
-                       : at::ones({x.size(1)}, save_mean.options());
-  return at::native_batch_norm_backward(grad, x, w, running_mean, running_var, save_mean,
-                                        save_invstd, training, eps, {true, true, true});
+  if (weight.has_value() && weight->defined()) {
+    return at::native_batch_norm_backward(grad, x, weight, running_mean, running_var, save_mean,
+                                          save_invstd, training, eps, {true, true, true});
+  }
+  // No weight: ATen's kernel reads a weight of ones, in the dtype it reads
+  // the running statistics in (those given in evaluation, else the saved ones).
+  const Tensor& statistic = training ? save_mean : *running_mean;
+  auto [grad_x, grad_weight, grad_bias] = at::native_batch_norm_backward(
+      grad, x, at::ones({x.size(1)}, statistic.options()), running_mean, running_var, save_mean,
+      save_invstd, training, eps, {true, true, true});
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  return {grad_x, grad_weight.to(opmath), grad_bias.to(opmath)};
 }
 
 #undef AUTOLA_MM_ON_DEVICE
@@ -629,9 +650,15 @@ TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
+// The backward operators have no derivative: differentiating through one
+// (a double backward) raises instead of leaving gradients silently unset.
+#define AUTOLA_MM_NOT_DIFFERENTIABLE(name, ...) \
+  m.impl(#name, torch::autograd::autogradNotImplementedFallback());
+
 TORCH_LIBRARY_IMPL(autola_mm, Autograd, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOGRAD)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_AUTOGRAD)
+  AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_NOT_DIFFERENTIABLE)
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
