@@ -39,32 +39,31 @@ struct NormDims {
   }
 };
 
-// Mean and biased variance of channel c (two passes over its rows).
-template <typename scalar_t, typename acc_t>
-void channel_moments(const scalar_t* x, const NormDims& d, int64_t c, acc_t& mean, acc_t& var) {
+// The sum of term(value) over the values of channel c (its row in every image).
+template <typename acc_t, typename scalar_t, typename Term>
+acc_t channel_sum(const scalar_t* x, const NormDims& d, int64_t c, const Term& term) {
   acc_t sum = 0;
   for (int64_t n = 0; n < d.images; ++n) {
     const scalar_t* row = x + d.row(n, c);
     acc_t row_sum = 0;
 #pragma omp simd reduction(+ : row_sum)
     for (int64_t j = 0; j < d.positions; ++j) {
-      row_sum += row[j];
+      row_sum += term(row[j]);
     }
     sum += row_sum;
   }
-  mean = sum / static_cast<acc_t>(d.count());
-  acc_t squares = 0;
-  for (int64_t n = 0; n < d.images; ++n) {
-    const scalar_t* row = x + d.row(n, c);
-    acc_t row_squares = 0;
-#pragma omp simd reduction(+ : row_squares)
-    for (int64_t j = 0; j < d.positions; ++j) {
-      const acc_t centred = row[j] - mean;
-      row_squares += centred * centred;
-    }
-    squares += row_squares;
-  }
-  var = squares / static_cast<acc_t>(d.count());
+  return sum;
+}
+
+// Mean and biased variance of channel c (two passes over its rows).
+template <typename scalar_t, typename acc_t>
+void channel_moments(const scalar_t* x, const NormDims& d, int64_t c, acc_t& mean, acc_t& var) {
+  const acc_t count = static_cast<acc_t>(d.count());
+  mean = channel_sum<acc_t>(x, d, c, [](scalar_t value) { return acc_t(value); }) / count;
+  var = channel_sum<acc_t>(x, d, c, [m = mean](scalar_t value) {
+          const acc_t centred = value - m;
+          return centred * centred;
+        }) / count;
 }
 
 template <typename scalar_t>
