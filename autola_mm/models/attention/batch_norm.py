@@ -3,11 +3,12 @@
 :class:`AttentionBatchNorm2d` is an ``nn.BatchNorm2d``: the same arguments,
 parameters, buffers and state-dict keys, and a ``_BatchNorm`` to everything
 that looks for one (SyncBN conversion, mmcv's conv-BN fusion, norm weight
-decay rules). Its forward runs :func:`autola_mm.ops.reference.batch_norm` on
-the path of its input: the ``autola_mm::batch_norm`` operator on the
-compiled path (on the CPU its forward is about 3 times faster than ATen's
-at the maps of HOGA's gates, 64x4x32x32: 169 -> 55 us), ``F.batch_norm`` on
-the reference path, in ONNX export and under ``torch.compile``.
+decay rules). Its forward runs the attention core's ``batch_norm`` on the
+path :func:`autola_mm.ops.ops_for` gives its input: the
+``autola_mm::batch_norm`` operator on the compiled path (on the CPU its
+forward is about 3 times faster than ATen's at the maps of HOGA's gates,
+64x4x32x32: 169 -> 55 us), ``F.batch_norm`` on the reference path, in ONNX
+export and under ``torch.compile``.
 :func:`.layer_configs.build_norm` builds it for ``dict(type='BN')``.
 """
 from torch import Tensor, nn
