@@ -36,10 +36,18 @@ if compiled_ops_available():
     pointwise_conv2d = _ops.pointwise_conv2d
 
 
-def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Tensor,
-               running_var: Tensor, training: bool, momentum: float, eps: float) -> Tensor:
-    """BN: see :func:`autola_mm.ops.reference.batch_norm`."""
-    return _ops.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)[0]
+def batch_norm(x: Tensor,
+               weight: Optional[Tensor],
+               bias: Optional[Tensor],
+               running_mean: Tensor,
+               running_var: Tensor,
+               training: bool,
+               momentum: float,
+               eps: float,
+               relu: bool = False) -> Tensor:
+    """BN, then ReLU where ``relu``: see :func:`autola_mm.ops.reference.batch_norm`."""
+    return _ops.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
+                           relu)[0]
 
 
 def _composed(x: Tensor, parameters: Sequence[Tensor]) -> bool:

@@ -147,9 +147,16 @@ def pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
     return torch.nn.functional.conv2d(x, weight)
 
 
-def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Tensor,
-               running_var: Tensor, training: bool, momentum: float, eps: float) -> Tensor:
-    """Batch norm of a feature map, as ``F.batch_norm``.
+def batch_norm(x: Tensor,
+               weight: Optional[Tensor],
+               bias: Optional[Tensor],
+               running_mean: Tensor,
+               running_var: Tensor,
+               training: bool,
+               momentum: float,
+               eps: float,
+               relu: bool = False) -> Tensor:
+    """Batch norm of a feature map, as ``F.batch_norm``, then ReLU where ``relu``.
 
     Args:
         x (Tensor): Feature map of shape (N, C, H, W); in training more than
@@ -164,12 +171,14 @@ def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], runn
             running ones by ``momentum``; else normalise with the running ones.
         momentum (float): Weight of the batch's statistics in the update.
         eps (float): Added to the variance.
+        relu (bool): Apply ``F.relu`` to the result. Default: False.
 
     Returns:
         Tensor: Shape (N, C, H, W).
     """
-    _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps)
-    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps, relu)
+    out = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    return F.relu(out) if relu else out
 
 
 def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],

@@ -23,32 +23,40 @@ def make_inputs(case, shape, layout='contiguous', affine=True, seed=0):
     return x, weight, bias, running_mean, running_var, case.randn(*shape, seed=seed + 5)
 
 
+@pytest.mark.parametrize('relu', [False, True], ids=['bn', 'bn-relu'])
 @pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 @pytest.mark.parametrize('shape, layout', shapes_and_layouts(NORM_SHAPES, NORM_SHAPES[::2]))
-def test_forward_matches_numpy(ops, case, shape, layout, training, affine):
+def test_forward_matches_numpy(ops, case, shape, layout, training, affine, relu):
     x, weight, bias, running_mean, running_var, _ = make_inputs(case, shape, layout, affine)
     expected = batch_norm_np(x, weight, bias, running_mean, running_var, training, MOMENTUM, EPS)
-    out = ops.batch_norm(x, weight, bias, running_mean, running_var, training, MOMENTUM, EPS)
+    if relu:
+        expected = (np.maximum(expected[0], 0), ) + expected[1:]
+    out = ops.batch_norm(x, weight, bias, running_mean, running_var, training, MOMENTUM, EPS,
+                         relu)
     assert out.dtype == case.dtype and out.device == x.device
     for actual, wanted in zip((out, running_mean, running_var), expected):
         assert_close_np(actual, wanted, **case.tolerance)
 
 
+@pytest.mark.parametrize('relu', [False, True], ids=['bn', 'bn-relu'])
 @pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 @pytest.mark.parametrize('shape, layout', shapes_and_layouts(NORM_SHAPES, NORM_SHAPES[::2]))
-def test_backward_matches_numpy(ops, case, shape, layout, training, affine):
+def test_backward_matches_numpy(ops, case, shape, layout, training, affine, relu):
     x, weight, bias, running_mean, running_var, grad = make_inputs(case, shape, layout, affine,
                                                                    seed=6)
-    expected = batch_norm_grad_np(x, weight, running_mean, running_var, training, EPS, grad)
     inputs = (x.requires_grad_(), ) + ((weight.requires_grad_(), bias.requires_grad_())
                                       if affine else ())
     out = ops.batch_norm(x, weight, bias, running_mean.clone(), running_var.clone(), training,
-                         MOMENTUM, EPS)
+                         MOMENTUM, EPS, relu)
+    # A fused ReLU passes the gradient where its output is positive (the
+    # forward test checks that output).
+    passed = torch.where(out > 0, grad, 0) if relu else grad
+    expected = batch_norm_grad_np(x, weight, running_mean, running_var, training, EPS, passed)
     for actual, wanted, inp, atol in zip(grads_of(out, inputs, grad), expected, inputs,
                                          sum_tolerances(case, x, running_mean, running_var,
-                                                        training, grad)):
+                                                        training, passed)):
         assert actual.dtype == inp.dtype and actual.shape == inp.shape
         assert_close_np(actual, wanted, rtol=case.tolerance['rtol'], atol=atol)
 
@@ -68,8 +76,9 @@ def sum_tolerances(case, x, running_mean, running_var, training, grad):
             rtol * g.sum(axis=(0, 2, 3)).max())
 
 
+@pytest.mark.parametrize('relu', [False, True], ids=['bn', 'bn-relu'])
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
-def test_gradcheck(one_thread, ops, device, training):
+def test_gradcheck(one_thread, ops, device, training, relu):
     def tensor(*shape):
         return torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
 
@@ -79,7 +88,7 @@ def test_gradcheck(one_thread, ops, device, training):
 
     def normalise(x, weight, bias):
         return ops.batch_norm(x, weight, bias, running_mean.clone(), running_var.clone(),
-                              training, MOMENTUM, EPS)
+                              training, MOMENTUM, EPS, relu)
 
     assert torch.autograd.gradcheck(normalise, (x, weight, bias))
 

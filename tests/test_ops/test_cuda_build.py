@@ -23,7 +23,7 @@ OPERATORS = ('channel_stats', 'channel_stats_backward', 'spatial_stats', 'spatia
              'channel_spatial_gate_backward', 'channel_attention_backward_logits',
              'channel_attention_backward_input', 'cbam_backward_gate_logits',
              'cbam_backward_pool_logits', 'cbam_backward_input', 'same_conv2d',
-             'same_conv2d_backward_input', 'same_conv2d_backward_weight', 'pointwise_conv2d',
+             'same_conv2d_backward', 'pointwise_conv2d',
              'pointwise_conv2d_backward_input', 'pointwise_conv2d_backward_weight', 'batch_norm',
              'batch_norm_backward')
 

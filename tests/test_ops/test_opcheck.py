@@ -27,6 +27,7 @@ def forward_cases(device):
         ('batch_norm', (x, tensor(C), tensor(C), *running_stats(device), True, 0.1, 1e-5)),
         ('batch_norm', (x, None, None, *running_stats(device), True, 0.1, 1e-5)),
         ('batch_norm', (x, tensor(C), tensor(C), *running_stats(device), False, 0.1, 1e-5)),
+        ('batch_norm', (x, tensor(C), None, *running_stats(device), True, 0.1, 1e-5, True)),
     ]
 
 
@@ -54,13 +55,16 @@ def backward_cases(device):
         ('sigmoid_gate_backward', (x, x, channel)),
         ('gated_spatial_stats_backward', (grad_stats, x, channel, gated_stats)),
         ('channel_spatial_gate_backward', (x, x, channel, spatial)),
-        ('same_conv2d_backward_input', (x, x, tensor(C, 1, 3, 3), 2, C)),
-        ('same_conv2d_backward_weight', (x, x, tensor(C, 1, 3, 3), 2, C)),
+        ('same_conv2d_backward', (x, x, tensor(C, 1, 3, 3), 2, C, [True, True])),
+        ('same_conv2d_backward', (x, x, tensor(C, 1, 3, 3), 2, C, [True, False])),
+        ('same_conv2d_backward', (x, x, tensor(C, 1, 3, 3), 2, C, [False, True])),
         ('pointwise_conv2d_backward_input', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
         ('pointwise_conv2d_backward_weight', (tensor(N, 4, H, W), x, tensor(4, C, 1, 1))),
         ('batch_norm_backward', (x, x, tensor(C), None, None, *batch_moments(x), True, 1e-5)),
         ('batch_norm_backward', (x, x, None, *running_stats(device), *running_moments(device),
                                  False, 1e-5)),
+        ('batch_norm_backward', (x, x, tensor(C), None, None, *batch_moments(x), True, 1e-5,
+                                 tensor(N, C, H, W))),
     ]
 
 
@@ -104,12 +108,12 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(13))
+@pytest.mark.parametrize('case', range(14))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 
 
-@pytest.mark.parametrize('case', range(11))
+@pytest.mark.parametrize('case', range(13))
 def test_backward_operator(compiled_device, case):
     check(*backward_cases(compiled_device)[case])
 

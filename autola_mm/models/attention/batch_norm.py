@@ -10,8 +10,15 @@ forward is about 3 times faster than ATen's at the maps of HOGA's gates,
 64x4x32x32: 169 -> 55 us), ``F.batch_norm`` on the reference path, in ONNX
 export and under ``torch.compile``.
 :func:`.layer_configs.build_norm` builds it for ``dict(type='BN')``.
+
+:func:`norm_act` runs a norm layer and the activation after it; an
+:class:`AttentionBatchNorm2d` followed by an ``nn.ReLU`` is one operator
+(the ReLU fused into the BN's output pass, and its backward into the BN's),
+where the modules stay two, so that SyncBN conversion and conv-BN fusion,
+which replace the BN, leave the ReLU in place.
 """
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ...ops import ops_for
 
@@ -25,17 +32,20 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
     ``nn.BatchNorm2d``'s own forward.
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, relu: bool = False) -> Tensor:
         """Normalise with the batch's statistics in training (and update the running ones).
 
         Args:
             x (Tensor): Shape (N, C, H, W).
+            relu (bool): Apply ReLU to the result, in the same operator.
+                Default: False.
 
         Returns:
             Tensor: Shape (N, C, H, W).
         """
         if not self.track_running_stats or self.running_mean is None or self.running_var is None:
-            return super().forward(x)
+            out = super().forward(x)
+            return F.relu(out) if relu else out
         self._check_input_dim(x)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training:
@@ -43,4 +53,20 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
             if self.momentum is None:
                 momentum = 1.0 / float(self.num_batches_tracked)
         return ops_for(x).batch_norm(x, self.weight, self.bias, self.running_mean,
-                                     self.running_var, self.training, momentum, self.eps)
+                                     self.running_var, self.training, momentum, self.eps, relu)
+
+
+def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
+    """``act(norm(x))``: one operator for an :class:`AttentionBatchNorm2d` and an ``nn.ReLU``.
+
+    Args:
+        norm (nn.Module): The norm layer.
+        act (nn.Module): The activation after it.
+        x (Tensor): Shape (N, C, H, W).
+
+    Returns:
+        Tensor: Shape (N, C, H, W).
+    """
+    if isinstance(norm, AttentionBatchNorm2d) and type(act) is nn.ReLU:
+        return norm(x, relu=True)
+    return act(norm(x))

@@ -16,11 +16,14 @@ convolution, ``spatial`` choosing the channel pool as input. No conv has a
 bias; every padding keeps H x W. The logits are cast to the dtype of ``x``
 before gating (under autocast the convs may run in bfloat16).
 """
+from typing import Optional
+
 from torch import Tensor, nn
 
 from mmcv.cnn import build_activation_layer
 
 from ...ops import ops_for
+from .batch_norm import norm_act
 from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
 from .same_conv import SameConv2d
 
@@ -60,16 +63,19 @@ class ConvPointwiseBN(nn.Module):
         self.pointwise = SameConv2d(mid_channels, out_channels, 1)
         self.bn = build_norm(norm_cfg, out_channels)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Convolve, then normalise.
+    def forward(self, x: Tensor, act: Optional[nn.Module] = None) -> Tensor:
+        """Convolve, then normalise (then activate with ``act``).
 
         Args:
             x (Tensor): Shape (N, in_channels, H, W).
+            act (nn.Module, optional): The activation after the BN, run with
+                it by :func:`.batch_norm.norm_act`. Default: None, none.
 
         Returns:
             Tensor: Shape (N, out_channels, H, W).
         """
-        return self.bn(self.pointwise(self.spatial(x)))
+        y = self.pointwise(self.spatial(x))
+        return self.bn(y) if act is None else norm_act(self.bn, act, y)
 
 
 def _gate(x: Tensor, spatial: bool, logits_of) -> Tensor:
@@ -118,7 +124,7 @@ class SepConvGate(nn.Module):
         Returns:
             Tensor: ``x * sigmoid(logits)``, logits (N, C, H, W) or (N, 1, H, W).
         """
-        return _gate(x, self.spatial, lambda t: self.conv2(self.act(self.conv1(t))))
+        return _gate(x, self.spatial, lambda t: self.conv2(self.conv1(t, self.act)))
 
 
 class DilConvGate(nn.Module):

@@ -18,6 +18,7 @@ from mmcv.cnn import build_activation_layer
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
+from .batch_norm import norm_act
 from .genotype import Genotype, GenotypeSpec
 from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
 from .operations import build_operation
@@ -119,8 +120,8 @@ class HOGABase(nn.Module):
                 node = out if node is None else node + out
             nodes.append(node)
         y = torch.cat(nodes + [summary], dim=1)
-        y = self.proj_bn1(self.proj_conv1(y))
-        y = self.proj_bn2(self.proj_conv2(self.proj_act(y)))
+        y = norm_act(self.proj_bn1, self.proj_act, self.proj_conv1(y))
+        y = self.proj_bn2(self.proj_conv2(y))
         return self.out_se(y + x)
 
 

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from autola_mm.models.attention import HOGA
-from autola_mm.models.attention.batch_norm import AttentionBatchNorm2d
+from autola_mm.models.attention.batch_norm import AttentionBatchNorm2d, norm_act
 from autola_mm.models.attention.layer_configs import build_norm
 from autola_mm.ops import compiled_ops_available, forced_ops_mode
 
@@ -12,10 +12,12 @@ PATHS = ['reference', pytest.param('compiled', marks=pytest.mark.skipif(
     not compiled_ops_available(), reason='the compiled attention core is not built'))]
 
 
+@pytest.mark.parametrize('relu', [False, True], ids=['bn', 'bn-relu'])
 @pytest.mark.parametrize('momentum', [0.1, None], ids=['momentum', 'cumulative'])
 @pytest.mark.parametrize('affine', [True, False], ids=['affine', 'no-affine'])
 @pytest.mark.parametrize('path', PATHS)
-def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum):
+def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum, relu):
+    """With ``relu``, ``norm_act(ours, ReLU)`` against torch's BN and ReLU."""
     torch.manual_seed(0)
     ours = AttentionBatchNorm2d(6, momentum=momentum, affine=affine)
     theirs = nn.BatchNorm2d(6, momentum=momentum, affine=affine)
@@ -30,7 +32,7 @@ def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum):
             results = []
             for module in (ours, theirs):
                 inp = x.clone().requires_grad_()
-                out = module(inp)
+                out = norm_act(module, nn.ReLU(), inp) if relu else module(inp)
                 out.backward(grad)
                 results.append([out, inp.grad] + [p.grad for p in module.parameters()])
             for a, b in zip(*results):
@@ -39,7 +41,29 @@ def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum):
             torch.testing.assert_close(getattr(ours, name), buffer)
         ours.eval(), theirs.eval()
         x = torch.randn(2, 6, 3, 3)
-        torch.testing.assert_close(ours(x), theirs(x))
+        torch.testing.assert_close(ours(x, relu), torch.relu(theirs(x)) if relu else theirs(x))
+
+
+@pytest.mark.parametrize('path', PATHS)
+def test_norm_act_fuses_only_a_relu_after_an_attention_batch_norm(path):
+    x = torch.randn(4, 3, 5, 5)
+    fused = AttentionBatchNorm2d(3)
+    with forced_ops_mode(path):
+        torch.testing.assert_close(norm_act(fused, nn.ReLU(inplace=True), x),
+                                   torch.relu(fused(x)))
+        # Another activation, or a norm that replaced the BN (SyncBN, a
+        # conv-BN fusion's Identity), runs as the two modules.
+        for norm, act in [(fused, nn.Sigmoid()), (nn.Identity(), nn.ReLU()),
+                          (nn.GroupNorm(1, 3), nn.ReLU())]:
+            torch.testing.assert_close(norm_act(norm, act, x), act(norm(x)))
+
+
+@pytest.mark.parametrize('path', PATHS)
+def test_without_running_statistics_a_fused_relu_still_applies(path):
+    no_stats = AttentionBatchNorm2d(3, track_running_stats=False)
+    x = torch.randn(4, 3, 5, 5)
+    with forced_ops_mode(path):
+        torch.testing.assert_close(no_stats(x, relu=True), torch.relu(no_stats(x)))
 
 
 def test_state_dict_is_that_of_torch_batch_norm():

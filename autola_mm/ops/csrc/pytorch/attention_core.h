@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -54,12 +55,9 @@ using at::Tensor;
       const Tensor& grad_max);                                                       \
   Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation,        \
                      int64_t groups);                                                \
-  Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x,             \
-                                    const Tensor& weight, int64_t dilation,          \
-                                    int64_t groups);                                 \
-  Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x,            \
-                                     const Tensor& weight, int64_t dilation,         \
-                                     int64_t groups);                                \
+  std::tuple<Tensor, Tensor> same_conv2d_backward(                                   \
+      const Tensor& grad, const Tensor& x, const Tensor& weight, int64_t dilation,   \
+      int64_t groups, std::array<bool, 2> output_mask);                              \
   }
 
 // The 1 x 1 convolution as matrix products: one implementation for every
@@ -81,17 +79,20 @@ AUTOLA_MM_DECLARE_POINTWISE(meta)
 AUTOLA_MM_DECLARE_BACKEND(cpu)
 AUTOLA_MM_DECLARE_BACKEND(cuda)
 
-// The batch norm of the attention modules (cpu/batch_norm.cpp): on other
-// devices the operator runs ATen's batch norm kernels.
+// The batch norm of the attention modules, with an optional fused ReLU
+// (cpu/batch_norm.cpp): on other devices the operator runs ATen's batch norm
+// kernels and ReLU.
 namespace cpu {
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
-                                              bool training, double momentum, double eps);
+                                              bool training, double momentum, double eps,
+                                              bool relu);
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
     const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
-    const Tensor& save_mean, const Tensor& save_invstd, bool training);
+    const Tensor& save_mean, const Tensor& save_invstd, bool training,
+    const std::optional<Tensor>& relu_out);
 }  // namespace cpu
 AUTOLA_MM_DECLARE_BACKEND(meta)
 

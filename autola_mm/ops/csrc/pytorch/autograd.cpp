@@ -11,6 +11,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <array>
 #include <tuple>
 
 #include "autograd.h"
@@ -36,7 +37,6 @@ c10::TypedOperatorHandle<Signature> operator_handle(const char* name) {
 using Unary = Tensor(const Tensor&);
 using Binary = Tensor(const Tensor&, const Tensor&);
 using Conv = Tensor(const Tensor&, const Tensor&, int64_t, int64_t);
-using ConvBackward = Tensor(const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t);
 using Pair = std::tuple<Tensor, Tensor>;
 using Triple = std::tuple<Tensor, Tensor, Tensor>;
 
@@ -54,8 +54,9 @@ AUTOLA_MM_OPERATOR(channel_spatial_gate, Tensor(const Tensor&, const Tensor&, co
 AUTOLA_MM_OPERATOR(channel_spatial_gate_backward,
                    Triple(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
 AUTOLA_MM_OPERATOR(same_conv2d, Conv)
-AUTOLA_MM_OPERATOR(same_conv2d_backward_input, ConvBackward)
-AUTOLA_MM_OPERATOR(same_conv2d_backward_weight, ConvBackward)
+AUTOLA_MM_OPERATOR(same_conv2d_backward,
+                   Pair(const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t,
+                        std::array<bool, 2>))
 AUTOLA_MM_OPERATOR(pointwise_conv2d, Binary)
 AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_input,
                    Tensor(const Tensor&, const Tensor&, const Tensor&))
@@ -64,11 +65,13 @@ AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_weight,
 
 AUTOLA_MM_OPERATOR(batch_norm,
                    Triple(const Tensor&, const std::optional<Tensor>&,
-                          const std::optional<Tensor>&, Tensor&, Tensor&, bool, double, double))
+                          const std::optional<Tensor>&, Tensor&, Tensor&, bool, double, double,
+                          bool))
 AUTOLA_MM_OPERATOR(batch_norm_backward,
                    Triple(const Tensor&, const Tensor&, const std::optional<Tensor>&,
                           const std::optional<Tensor>&, const std::optional<Tensor>&,
-                          const Tensor&, const Tensor&, bool, double))
+                          const Tensor&, const Tensor&, bool, double,
+                          const std::optional<Tensor>&))
 
 #undef AUTOLA_MM_OPERATOR
 
@@ -163,15 +166,9 @@ struct SameConv2d : torch::autograd::Function<SameConv2d> {
     const auto saved = ctx->get_saved_variables();
     const int64_t dilation = ctx->saved_data["dilation"].toInt();
     const int64_t groups = ctx->saved_data["groups"].toInt();
-    Tensor grad_x, grad_weight;
-    if (ctx->needs_input_grad(0)) {
-      grad_x = same_conv2d_backward_input_op().call(grads[0], saved[0], saved[1], dilation,
-                                                    groups);
-    }
-    if (ctx->needs_input_grad(1)) {
-      grad_weight = same_conv2d_backward_weight_op().call(grads[0], saved[0], saved[1],
-                                                          dilation, groups);
-    }
+    auto [grad_x, grad_weight] = same_conv2d_backward_op().call(
+        grads[0], saved[0], saved[1], dilation, groups,
+        {ctx->needs_input_grad(0), ctx->needs_input_grad(1)});
     return {grad_x, grad_weight, Tensor(), Tensor()};
   }
 };
@@ -199,17 +196,21 @@ struct PointwiseConv2d : torch::autograd::Function<PointwiseConv2d> {
 // The output is differentiable in x, weight and bias; the statistics are
 // not. The backward reads the running statistics only in evaluation (on
 // devices other than the CPU), so training saves none: the next step updates
-// them in place.
+// them in place. A fused ReLU saves its output, which the backward reads
+// for where the gradient passes (the layer after it keeps that output
+// anyway, as its input).
 struct BatchNorm : torch::autograd::Function<BatchNorm> {
   static variable_list forward(AutogradContext* ctx, const Tensor& x,
                                const std::optional<Tensor>& weight,
                                const std::optional<Tensor>& bias, Tensor& running_mean,
-                               Tensor& running_var, bool training, double momentum, double eps) {
+                               Tensor& running_var, bool training, double momentum, double eps,
+                               bool relu) {
     AUTOLA_MM_BELOW_AUTOGRAD;
     auto [out, mean, invstd] = batch_norm_op().call(x, weight, bias, running_mean, running_var,
-                                                    training, momentum, eps);
+                                                    training, momentum, eps, relu);
     ctx->save_for_backward({x, weight.value_or(Tensor()), training ? Tensor() : running_mean,
-                            training ? Tensor() : running_var, mean, invstd});
+                            training ? Tensor() : running_var, mean, invstd,
+                            relu ? out : Tensor()});
     ctx->saved_data["training"] = training;
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["has_weight"] = weight.has_value() && weight->defined();
@@ -222,7 +223,7 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     if (!grads[0].defined()) {
-      return variable_list(8);
+      return variable_list(9);
     }
     const auto saved = ctx->get_saved_variables();
     const auto optional = [](const Tensor& t) {
@@ -231,14 +232,14 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
     auto [grad_x, grad_weight, grad_bias] = batch_norm_backward_op().call(
         grads[0], saved[0], optional(saved[1]), optional(saved[2]), optional(saved[3]),
         saved[4], saved[5], ctx->saved_data["training"].toBool(),
-        ctx->saved_data["eps"].toDouble());
+        ctx->saved_data["eps"].toDouble(), optional(saved[6]));
     // needs_input_grad counts only the tensors given (x, then weight and bias
     // where given): the gradients of a weight and a bias that were given are
     // returned, and autograd drops those not required.
     return {ctx->needs_input_grad(0) ? grad_x : Tensor(),
             ctx->saved_data["has_weight"].toBool() ? grad_weight : Tensor(),
             ctx->saved_data["has_bias"].toBool() ? grad_bias : Tensor(),
-            Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
 
@@ -278,9 +279,10 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
-                                              bool training, double momentum, double eps) {
-  const auto outputs =
-      BatchNorm::apply(x, weight, bias, running_mean, running_var, training, momentum, eps);
+                                              bool training, double momentum, double eps,
+                                              bool relu) {
+  const auto outputs = BatchNorm::apply(x, weight, bias, running_mean, running_var, training,
+                                        momentum, eps, relu);
   return {outputs[0], outputs[1], outputs[2]};
 }
 

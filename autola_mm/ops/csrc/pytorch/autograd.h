@@ -24,6 +24,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
-                                              bool training, double momentum, double eps);
+                                              bool training, double momentum, double eps,
+                                              bool relu);
 
 }  // namespace autola_mm::autograd

@@ -17,6 +17,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/native_batch_norm_backward.h>
 #include <ATen/ops/ones.h>
+#include <ATen/ops/threshold_backward.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/library.h>
 
@@ -337,24 +338,19 @@ void check_same_conv2d_backward(const char* op, const Tensor& grad, const Tensor
 
 }  // namespace
 
-Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                  int64_t dilation, int64_t groups) {
-  check_same_conv2d_backward("autola_mm::same_conv2d_backward_input", grad, x, weight, dilation,
+// The gradients of same_conv2d that output_mask asks for: (input, weight),
+// undefined where not asked.
+std::tuple<Tensor, Tensor> same_conv2d_backward(const Tensor& grad, const Tensor& x,
+                                                const Tensor& weight, int64_t dilation,
+                                                int64_t groups, std::array<bool, 2> output_mask) {
+  check_same_conv2d_backward("autola_mm::same_conv2d_backward", grad, x, weight, dilation,
                              groups);
   if (x.is_meta()) {
-    return empty_like_input(x);
+    return {output_mask[0] ? empty_like_input(x) : Tensor(),
+            output_mask[1] ? empty_like_input(weight) : Tensor()};
   }
-  return AUTOLA_MM_ON_DEVICE(x, same_conv2d_backward_input, grad, x, weight, dilation, groups);
-}
-
-Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                   int64_t dilation, int64_t groups) {
-  check_same_conv2d_backward("autola_mm::same_conv2d_backward_weight", grad, x, weight, dilation,
-                             groups);
-  if (x.is_meta()) {
-    return empty_like_input(weight);
-  }
-  return AUTOLA_MM_ON_DEVICE(x, same_conv2d_backward_weight, grad, x, weight, dilation, groups);
+  return AUTOLA_MM_ON_DEVICE(x, same_conv2d_backward, grad, x, weight, dilation, groups,
+                             output_mask);
 }
 
 // The 1 x 1 convolution runs the same matrix products on every device (gemm::).
@@ -401,10 +397,11 @@ Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
 
 // Batch norm of the attention modules' norm layers, in training (batch
 // statistics; the running ones move by `momentum`) and in evaluation
-// (running statistics). The CPU runs cpu::batch_norm; other devices run
-// ATen's kernels, which are fast there. Either way it returns the output and
-// the mean and 1 / std it normalised with (in evaluation, those of the
-// running statistics), in x's opmath dtype.
+// (running statistics), with the ReLU after it fused where `relu` (its
+// backward then takes that output as relu_out). The CPU runs cpu::batch_norm;
+// other devices run ATen's kernels, which are fast there. Either way it
+// returns the output and the mean and 1 / std it normalised with (in
+// evaluation, those of the running statistics), in x's opmath dtype.
 namespace {
 
 void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tensor>& weight,
@@ -458,7 +455,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
-                                              bool training, double momentum, double eps) {
+                                              bool training, double momentum, double eps,
+                                              bool relu) {
   const char* op = "autola_mm::batch_norm";
   check_batch_norm(op, x, weight, bias, running_mean, running_var);
   TORCH_CHECK_VALUE(!training || values_per_channel(x) != 1, op,
@@ -474,10 +472,14 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
     return {empty_like_input(x), empty_channel_vector(x).zero_(), empty_channel_vector(x).zero_()};
   }
   if (x.is_cpu()) {
-    return cpu::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+    return cpu::batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
+                           relu);
   }
   auto [out, mean, invstd] = at::_native_batch_norm_legit(x, weight, bias, running_mean,
                                                           running_var, training, momentum, eps);
+  if (relu) {
+    out.relu_();
+  }
   if (!training) {
     const auto opmath = at::toOpMathType(x.scalar_type());
     mean = running_mean.to(opmath, /*non_blocking=*/false, /*copy=*/true);
@@ -489,10 +491,15 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
     const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
     const std::optional<Tensor>& running_mean, const std::optional<Tensor>& running_var,
-    const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps) {
+    const Tensor& save_mean, const Tensor& save_invstd, bool training, double eps,
+    const std::optional<Tensor>& relu_out) {
   const char* op = "autola_mm::batch_norm_backward";
   checks::feature_map(op, x);
   checks::like_with_shape(op, "grad", grad, x, x.sym_sizes());
+  const bool fused_relu = relu_out.has_value() && relu_out->defined();
+  if (fused_relu) {
+    checks::like_with_shape(op, "relu_out", *relu_out, x, x.sym_sizes());
+  }
   if (weight.has_value() && weight->defined()) {
     checks::channel_vector(op, "weight", *weight, x);
   }
@@ -507,19 +514,21 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
             empty_channel_gradient(x, weight).zero_()};
   }
   if (x.is_cpu()) {
-    return cpu::batch_norm_backward(grad, x, weight, save_mean, save_invstd, training);
+    return cpu::batch_norm_backward(grad, x, weight, save_mean, save_invstd, training, relu_out);
   }
   TORCH_CHECK_VALUE(training || (running_mean.has_value() && running_var.has_value()), op,
                     ": evaluation needs the running statistics");
+  // The gradient the fused ReLU passes: where its output is positive.
+  const Tensor passed = fused_relu ? at::threshold_backward(grad, *relu_out, 0) : grad;
   if (weight.has_value() && weight->defined()) {
-    return at::native_batch_norm_backward(grad, x, weight, running_mean, running_var, save_mean,
+    return at::native_batch_norm_backward(passed, x, weight, running_mean, running_var, save_mean,
                                           save_invstd, training, eps, {true, true, true});
   }
   // No weight: ATen's kernel reads a weight of ones, in the dtype it reads
   // the running statistics in (those given in evaluation, else the saved ones).
   const Tensor& statistic = training ? save_mean : *running_mean;
   auto [grad_x, grad_weight, grad_bias] = at::native_batch_norm_backward(
-      grad, x, at::ones({x.size(1)}, statistic.options()), running_mean, running_var, save_mean,
+      passed, x, at::ones({x.size(1)}, statistic.options()), running_mean, running_var, save_mean,
       save_invstd, training, eps, {true, true, true});
   const auto opmath = at::toOpMathType(x.scalar_type());
   return {grad_x, grad_weight.to(opmath), grad_bias.to(opmath)};
@@ -551,8 +560,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
 #define AUTOLA_MM_NORM_OPERATORS(OP)                                                         \
   OP(batch_norm,                                                                             \
      "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!) running_mean, "                    \
-     "Tensor(b!) running_var, bool training, float momentum, float eps) -> "                 \
-     "(Tensor, Tensor, Tensor)")
+     "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False) "  \
+     "-> (Tensor, Tensor, Tensor)")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
@@ -579,15 +588,15 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
      "(Tensor grad, Tensor x, Tensor channel_logits, Tensor spatial_logits, Tensor pooled, "     \
      "Tensor grad_pooled, Tensor channel_max, Tensor channel_ties, Tensor grad_avg, "            \
      "Tensor grad_max) -> Tensor")                                                               \
-  OP(same_conv2d_backward_input,                                                                 \
-     "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups) -> Tensor")               \
-  OP(same_conv2d_backward_weight,                                                                \
-     "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups) -> Tensor")               \
+  OP(same_conv2d_backward,                                                                       \
+     "(Tensor grad, Tensor x, Tensor weight, int dilation, int groups, bool[2] output_mask) "    \
+     "-> (Tensor, Tensor)")                                                                       \
   OP(pointwise_conv2d_backward_input, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")        \
   OP(pointwise_conv2d_backward_weight, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")   \
   OP(batch_norm_backward,                                                                        \
      "(Tensor grad, Tensor x, Tensor? weight, Tensor? running_mean, Tensor? running_var, "       \
-     "Tensor save_mean, Tensor save_invstd, bool training, float eps) -> (Tensor, Tensor, Tensor)")
+     "Tensor save_mean, Tensor save_invstd, bool training, float eps, "                          \
+     "Tensor? relu_out=None) -> (Tensor, Tensor, Tensor)")
 
 namespace autola_mm {
 namespace {

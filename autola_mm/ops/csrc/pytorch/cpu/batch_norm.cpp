@@ -1,9 +1,11 @@
 // CPU kernels of batch_norm, the BN of the attention modules' gates and
 // projections: per channel, the mean and biased variance over (N, H, W) in
 // two passes (training) or the running statistics (evaluation), then
-// y = (x - mean) * invstd * weight + bias; the running statistics move by
-// `momentum` towards the batch's mean and unbiased variance, as torch's
-// BatchNorm2d does. A task owns whole channels, so the pass that writes a
+// y = (x - mean) * invstd * weight + bias, then max(y, 0) where `relu` (the
+// ReLU after the gates' first BN and HOGA's first projection BN); the
+// running statistics move by `momentum` towards the batch's mean and
+// unbiased variance, as torch's BatchNorm2d does. The backward of a fused
+// ReLU reads the output it wrote: the gradient passes where it is positive. A task owns whole channels, so the pass that writes a
 // channel reads what the pass before it left in the core's cache (ATen's
 // kernel splits these passes over the whole map).
 #include <ATen/AccumulateType.h>
@@ -69,8 +71,8 @@ void channel_moments(const scalar_t* x, const NormDims& d, int64_t c, acc_t& mea
 template <typename scalar_t>
 void forward_channels(const scalar_t* x, const scalar_t* weight, const scalar_t* bias,
                       scalar_t* running_mean, scalar_t* running_var, bool training,
-                      double momentum, double eps, const NormDims& d, scalar_t* out,
-                      scalar_t* save_mean, scalar_t* save_invstd) {
+                      double momentum, double eps, bool relu, const NormDims& d,
+                      scalar_t* out, scalar_t* save_mean, scalar_t* save_invstd) {
   using acc_t = at::acc_type<scalar_t, false>;
   const acc_t unbiased =
       training ? static_cast<acc_t>(d.count()) / static_cast<acc_t>(d.count() - 1) : acc_t(1);
@@ -96,23 +98,42 @@ void forward_channels(const scalar_t* x, const scalar_t* weight, const scalar_t*
       for (int64_t n = 0; n < d.images; ++n) {
         const scalar_t* row = x + d.row(n, c);
         scalar_t* out_row = out + d.row(n, c);
+        if (relu) {
 #pragma omp simd
-        for (int64_t j = 0; j < d.positions; ++j) {
-          out_row[j] = row[j] * s + t;
+          for (int64_t j = 0; j < d.positions; ++j) {
+            out_row[j] = std::max(row[j] * s + t, scalar_t(0));
+          }
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < d.positions; ++j) {
+            out_row[j] = row[j] * s + t;
+          }
         }
       }
     }
   });
 }
 
+// The upstream gradient at position j of a row: grad itself, or with a fused
+// ReLU (kRelu) grad where the ReLU's output is positive and 0 elsewhere.
+template <bool kRelu, typename scalar_t>
+inline scalar_t passed_gradient(const scalar_t* g, const scalar_t* relu_out, int64_t j) {
+  if constexpr (kRelu) {
+    return relu_out[j] > scalar_t(0) ? g[j] : scalar_t(0);
+  } else {
+    return g[j];
+  }
+}
+
 // grad_bias = sum(grad), grad_weight = sum(grad * x_hat) and, in training,
 // grad_x = weight * invstd * (grad - mean(grad) - x_hat * mean(grad * x_hat));
 // in evaluation the statistics are constants and grad_x = weight * invstd * grad.
-template <typename scalar_t>
+// With a fused ReLU (kRelu), grad is the passed_gradient of `relu_out`.
+template <bool kRelu, typename scalar_t>
 void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* weight,
                        const scalar_t* save_mean, const scalar_t* save_invstd, bool training,
-                       const NormDims& d, scalar_t* grad_x, scalar_t* grad_weight,
-                       scalar_t* grad_bias) {
+                       const scalar_t* relu_out, const NormDims& d, scalar_t* grad_x,
+                       scalar_t* grad_weight, scalar_t* grad_bias) {
   using acc_t = at::acc_type<scalar_t, false>;
   parallel_for_vectorized(0, d.channels, d.channels_per_task(), [&](int64_t first, int64_t last) {
     for (int64_t c = first; c < last; ++c) {
@@ -122,13 +143,15 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
       acc_t sum_grad_centred = 0;
       for (int64_t n = 0; n < d.images; ++n) {
         const scalar_t* g = grad + d.row(n, c);
+        const scalar_t* o = kRelu ? relu_out + d.row(n, c) : nullptr;
         const scalar_t* row = x + d.row(n, c);
         acc_t row_grad = 0;
         acc_t row_grad_centred = 0;
 #pragma omp simd reduction(+ : row_grad, row_grad_centred)
         for (int64_t j = 0; j < d.positions; ++j) {
-          row_grad += g[j];
-          row_grad_centred += g[j] * (row[j] - mean);
+          const scalar_t passed = passed_gradient<kRelu>(g, o, j);
+          row_grad += passed;
+          row_grad_centred += passed * (row[j] - mean);
         }
         sum_grad += row_grad;
         sum_grad_centred += row_grad_centred;
@@ -143,11 +166,12 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
           training ? static_cast<scalar_t>(sum_grad_centred / count * invstd * invstd) : 0;
       for (int64_t n = 0; n < d.images; ++n) {
         const scalar_t* g = grad + d.row(n, c);
+        const scalar_t* o = kRelu ? relu_out + d.row(n, c) : nullptr;
         const scalar_t* row = x + d.row(n, c);
         scalar_t* out = grad_x + d.row(n, c);
 #pragma omp simd
         for (int64_t j = 0; j < d.positions; ++j) {
-          out[j] = k * (g[j] - grad_mean - (row[j] - mean) * centred_share);
+          out[j] = k * (passed_gradient<kRelu>(g, o, j) - grad_mean - (row[j] - mean) * centred_share);
         }
       }
     }
@@ -170,7 +194,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
-                                              bool training, double momentum, double eps) {
+                                              bool training, double momentum, double eps,
+                                              bool relu) {
   const Tensor input = x.contiguous();
   const Tensor w = contiguous_or_undefined(weight);
   const Tensor b = contiguous_or_undefined(bias);
@@ -185,7 +210,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "batch_norm_cpu", [&] {
     forward_channels(input.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(w),
                      data_or_null<scalar_t>(b), mean_buffer.mutable_data_ptr<scalar_t>(),
-                     var_buffer.mutable_data_ptr<scalar_t>(), training, momentum, eps, d,
+                     var_buffer.mutable_data_ptr<scalar_t>(), training, momentum, eps, relu, d,
                      out.mutable_data_ptr<scalar_t>(), save_mean.mutable_data_ptr<scalar_t>(),
                      save_invstd.mutable_data_ptr<scalar_t>());
   });
@@ -200,9 +225,11 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
 
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
     const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
-    const Tensor& save_mean, const Tensor& save_invstd, bool training) {
+    const Tensor& save_mean, const Tensor& save_invstd, bool training,
+    const std::optional<Tensor>& relu_out) {
   const Tensor input = x.contiguous();
   const Tensor g = grad.contiguous();
+  const Tensor activated = contiguous_or_undefined(relu_out);
   const Tensor w = contiguous_or_undefined(weight);
   const Tensor mean = save_mean.contiguous();
   const Tensor invstd = save_invstd.contiguous();
@@ -211,11 +238,13 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
   Tensor grad_weight = at::empty({d.channels}, input.options());
   Tensor grad_bias = at::empty({d.channels}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "batch_norm_backward_cpu", [&] {
-    backward_channels(g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
-                      data_or_null<scalar_t>(w), mean.const_data_ptr<scalar_t>(),
-                      invstd.const_data_ptr<scalar_t>(), training, d,
-                      grad_x.mutable_data_ptr<scalar_t>(), grad_weight.mutable_data_ptr<scalar_t>(),
-                      grad_bias.mutable_data_ptr<scalar_t>());
+    const auto backward =
+        activated.defined() ? backward_channels<true, scalar_t> : backward_channels<false, scalar_t>;
+    backward(g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
+             data_or_null<scalar_t>(w), mean.const_data_ptr<scalar_t>(),
+             invstd.const_data_ptr<scalar_t>(), training, data_or_null<scalar_t>(activated), d,
+             grad_x.mutable_data_ptr<scalar_t>(), grad_weight.mutable_data_ptr<scalar_t>(),
+             grad_bias.mutable_data_ptr<scalar_t>());
   });
   return {grad_x, grad_weight, grad_bias};
 }

@@ -411,8 +411,10 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
   return out;
 }
 
-Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                  int64_t dilation, int64_t groups) {
+namespace {
+
+Tensor input_gradient(const Tensor& grad, const Tensor& weight, int64_t dilation,
+                      int64_t groups) {
   const Tensor w = weight.contiguous();
   const int64_t out_per_group = w.size(0) / groups;
   const int64_t in_per_group = w.size(1);
@@ -425,8 +427,8 @@ Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Ten
   return same_conv2d(grad, adjoint, dilation, groups);
 }
 
-Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                   int64_t dilation, int64_t groups) {
+Tensor weight_gradient(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                       int64_t dilation, int64_t groups) {
   const Tensor g = grad.contiguous();
   const Tensor input = with_contiguous_images(x);
   const ConvDims d = dims_of(input, weight, dilation, groups);
@@ -439,6 +441,15 @@ Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Te
                 image_stride(input), grad_weight.mutable_data_ptr<scalar_t>(), d);
   });
   return grad_weight;
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> same_conv2d_backward(const Tensor& grad, const Tensor& x,
+                                                const Tensor& weight, int64_t dilation,
+                                                int64_t groups, std::array<bool, 2> output_mask) {
+  return {output_mask[0] ? input_gradient(grad, weight, dilation, groups) : Tensor(),
+          output_mask[1] ? weight_gradient(grad, x, weight, dilation, groups) : Tensor()};
 }
 
 }  // namespace autola_mm::cpu

@@ -6,6 +6,7 @@
 #include <ATen/ops/convolution.h>
 #include <ATen/ops/convolution_backward.h>
 
+#include <tuple>
 #include <vector>
 
 #include "../attention_core.h"
@@ -17,16 +18,6 @@ std::vector<int64_t> same_padding(const Tensor& weight, int64_t dilation) {
   return {dilation * (weight.size(2) - 1) / 2, dilation * (weight.size(3) - 1) / 2};
 }
 
-// Gradients of same_conv2d: `which` is 0 for the input, 1 for the weight.
-Tensor same_conv2d_gradient(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                            int64_t dilation, int64_t groups, int which) {
-  const std::array<bool, 3> mask = {which == 0, which == 1, false};
-  auto grads = at::convolution_backward(grad, x, weight, std::nullopt, {1, 1},
-                                        same_padding(weight, dilation), {dilation, dilation},
-                                        false, {0, 0}, groups, mask);
-  return which == 0 ? std::get<0>(grads) : std::get<1>(grads);
-}
-
 }  // namespace
 
 Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups) {
@@ -34,14 +25,13 @@ Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int6
                          {dilation, dilation}, false, {0, 0}, groups);
 }
 
-Tensor same_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                  int64_t dilation, int64_t groups) {
-  return same_conv2d_gradient(grad, x, weight, dilation, groups, 0);
-}
-
-Tensor same_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight,
-                                   int64_t dilation, int64_t groups) {
-  return same_conv2d_gradient(grad, x, weight, dilation, groups, 1);
+std::tuple<Tensor, Tensor> same_conv2d_backward(const Tensor& grad, const Tensor& x,
+                                                const Tensor& weight, int64_t dilation,
+                                                int64_t groups, std::array<bool, 2> output_mask) {
+  const auto grads = at::convolution_backward(
+      grad, x, weight, std::nullopt, {1, 1}, same_padding(weight, dilation),
+      {dilation, dilation}, false, {0, 0}, groups, {output_mask[0], output_mask[1], false});
+  return {std::get<0>(grads), std::get<1>(grads)};
 }
 
 }  // namespace autola_mm::cuda
