@@ -181,3 +181,24 @@ def test_a_double_backward_is_refused(needs_compiled):
     grad_x, = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match='autola_mm::batch_norm_backward'):
         grad_x.sum().backward()
+
+
+def test_relu_out_masks_the_gradient_in_any_layout(compiled_device):
+    """Where relu_out is at most 0 the gradient stops; elsewhere (NaN too, as torch's) it passes."""
+    gen = torch.Generator().manual_seed(0)
+
+    def tensor(*shape):
+        return torch.randn(shape, generator=gen, dtype=torch.float64).to(compiled_device)
+
+    x, grad, weight = tensor(2, 3, 4, 5), tensor(2, 3, 4, 5), tensor(3)
+    relu_out = tensor(2, 5, 4, 3).permute(0, 3, 2, 1)
+    relu_out[0, 0, 0, 0] = float('nan')
+    moments = (x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False).add(EPS).rsqrt())
+    backward = torch.ops.autola_mm.batch_norm_backward
+    strided = backward(grad, x, weight, None, None, *moments, True, EPS, relu_out)
+    contiguous = backward(grad, x, weight, None, None, *moments, True, EPS, relu_out.contiguous())
+    masked = backward(torch.where(relu_out <= 0, 0, grad), x, weight, None, None, *moments, True,
+                      EPS)
+    for a, b, c in zip(strided, contiguous, masked):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, c)

@@ -12,10 +12,14 @@ export and under ``torch.compile``.
 :func:`.layer_configs.build_norm` builds it for ``dict(type='BN')``.
 
 :func:`norm_act` runs a norm layer and the activation after it; an
-:class:`AttentionBatchNorm2d` followed by an ``nn.ReLU`` is one operator
-(the ReLU fused into the BN's output pass, and its backward into the BN's),
-where the modules stay two, so that SyncBN conversion and conv-BN fusion,
-which replace the BN, leave the ReLU in place.
+:class:`AttentionBatchNorm2d` followed by an ``nn.ReLU`` runs as one call of
+the attention core's ``batch_norm`` with ``relu=True`` (on the CPU one kernel
+each way, the ReLU in the BN's output pass and its mask in the BN's
+backward; on CUDA ATen's BN kernels and ReLU; on the reference path
+``F.batch_norm`` and ``F.relu``). The modules stay two, so that SyncBN
+conversion and conv-BN fusion, which replace the BN, leave the ReLU in place;
+modules with hooks run as themselves, so that every hook sees what it would
+see without the fusion.
 """
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -37,8 +41,8 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
 
         Args:
             x (Tensor): Shape (N, C, H, W).
-            relu (bool): Apply ReLU to the result, in the same operator.
-                Default: False.
+            relu (bool): Apply ReLU to the result (in the same operator where
+                the layer has running statistics). Default: False.
 
         Returns:
             Tensor: Shape (N, C, H, W).
@@ -57,7 +61,7 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
 
 
 def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
-    """``act(norm(x))``: one operator for an :class:`AttentionBatchNorm2d` and an ``nn.ReLU``.
+    """``act(norm(x))``: one call for an :class:`AttentionBatchNorm2d` and an ``nn.ReLU``.
 
     Args:
         norm (nn.Module): The norm layer.
@@ -67,6 +71,13 @@ def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
     Returns:
         Tensor: Shape (N, C, H, W).
     """
-    if isinstance(norm, AttentionBatchNorm2d) and type(act) is nn.ReLU:
+    if (type(norm) is AttentionBatchNorm2d and type(act) is nn.ReLU and not _has_hooks(norm)
+            and not _has_hooks(act)):
         return norm(x, relu=True)
     return act(norm(x))
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    """Whether ``module`` has forward or backward hooks of its own."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)

@@ -46,16 +46,28 @@ def test_trains_and_evaluates_as_torch_batch_norm(path, affine, momentum, relu):
 
 @pytest.mark.parametrize('path', PATHS)
 def test_norm_act_fuses_only_a_relu_after_an_attention_batch_norm(path):
-    x = torch.randn(4, 3, 5, 5)
-    fused = AttentionBatchNorm2d(3)
+    x = torch.randn(4, 3, 5, 5, requires_grad=True)
+    bn = AttentionBatchNorm2d(3)
     with forced_ops_mode(path):
-        torch.testing.assert_close(norm_act(fused, nn.ReLU(inplace=True), x),
-                                   torch.relu(fused(x)))
-        # Another activation, or a norm that replaced the BN (SyncBN, a
-        # conv-BN fusion's Identity), runs as the two modules.
-        for norm, act in [(fused, nn.Sigmoid()), (nn.Identity(), nn.ReLU()),
-                          (nn.GroupNorm(1, 3), nn.ReLU())]:
-            torch.testing.assert_close(norm_act(norm, act, x), act(norm(x)))
+        fused = norm_act(bn, nn.ReLU(inplace=True), x)
+        torch.testing.assert_close(fused, torch.relu(bn(x)))
+        if path == 'compiled':
+            # One operator: its autograd node is the BN's, not a ReLU's.
+            assert 'BatchNorm' in fused.grad_fn.name()
+        # Another activation, a norm that replaced the BN (SyncBN, a conv-BN
+        # fusion's Identity), or a module with a hook runs as the two modules.
+        hooked_bn = AttentionBatchNorm2d(3)
+        hooked_bn.register_forward_hook(lambda module, inputs, output: None)
+        for norm, act in [(bn, nn.Sigmoid()), (nn.Identity(), nn.ReLU()),
+                          (nn.GroupNorm(1, 3), nn.ReLU()), (bn, nn.ReLU()),
+                          (hooked_bn, nn.ReLU())]:
+            seen = []
+            if type(norm) is AttentionBatchNorm2d and norm is bn:
+                act.register_forward_hook(lambda module, inputs, output: seen.append(output))
+            out = norm_act(norm, act, x)
+            torch.testing.assert_close(out, act(norm(x)))
+            if seen:
+                assert torch.equal(seen[0], out)
 
 
 @pytest.mark.parametrize('path', PATHS)

@@ -560,7 +560,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
 #define AUTOLA_MM_NORM_OPERATORS(OP)                                                         \
   OP(batch_norm,                                                                             \
      "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!) running_mean, "                    \
-     "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False) "  \
+     "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False) "   \
      "-> (Tensor, Tensor, Tensor)")
 
 // Their backward passes, and the fused backward passes of SE

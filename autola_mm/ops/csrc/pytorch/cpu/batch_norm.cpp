@@ -5,9 +5,10 @@
 // ReLU after the gates' first BN and HOGA's first projection BN); the
 // running statistics move by `momentum` towards the batch's mean and
 // unbiased variance, as torch's BatchNorm2d does. The backward of a fused
-// ReLU reads the output it wrote: the gradient passes where it is positive. A task owns whole channels, so the pass that writes a
-// channel reads what the pass before it left in the core's cache (ATen's
-// kernel splits these passes over the whole map).
+// ReLU reads the output it wrote: the gradient passes where it is not at
+// most 0. A task owns whole channels, so the pass that writes a channel
+// reads what the pass before it left in the core's cache (ATen's kernel
+// splits these passes over the whole map).
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
@@ -115,11 +116,12 @@ void forward_channels(const scalar_t* x, const scalar_t* weight, const scalar_t*
 }
 
 // The upstream gradient at position j of a row: grad itself, or with a fused
-// ReLU (kRelu) grad where the ReLU's output is positive and 0 elsewhere.
+// ReLU (kRelu) 0 where the ReLU's output is at most 0 and grad elsewhere
+// (a NaN output passes it, as torch's threshold_backward does).
 template <bool kRelu, typename scalar_t>
 inline scalar_t passed_gradient(const scalar_t* g, const scalar_t* relu_out, int64_t j) {
   if constexpr (kRelu) {
-    return relu_out[j] > scalar_t(0) ? g[j] : scalar_t(0);
+    return relu_out[j] <= scalar_t(0) ? scalar_t(0) : g[j];
   } else {
     return g[j];
   }
@@ -171,7 +173,8 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
         scalar_t* out = grad_x + d.row(n, c);
 #pragma omp simd
         for (int64_t j = 0; j < d.positions; ++j) {
-          out[j] = k * (passed_gradient<kRelu>(g, o, j) - grad_mean - (row[j] - mean) * centred_share);
+          out[j] =
+              k * (passed_gradient<kRelu>(g, o, j) - grad_mean - (row[j] - mean) * centred_share);
         }
       }
     }
@@ -238,8 +241,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
   Tensor grad_weight = at::empty({d.channels}, input.options());
   Tensor grad_bias = at::empty({d.channels}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "batch_norm_backward_cpu", [&] {
-    const auto backward =
-        activated.defined() ? backward_channels<true, scalar_t> : backward_channels<false, scalar_t>;
+    const auto backward = activated.defined() ? backward_channels<true, scalar_t>
+                                              : backward_channels<false, scalar_t>;
     backward(g.const_data_ptr<scalar_t>(), input.const_data_ptr<scalar_t>(),
              data_or_null<scalar_t>(w), mean.const_data_ptr<scalar_t>(),
              invstd.const_data_ptr<scalar_t>(), training, data_or_null<scalar_t>(activated), d,
