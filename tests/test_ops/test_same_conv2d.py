@@ -76,6 +76,22 @@ def test_backward_matches_numpy(ops, case, conv, layout):
         assert_close_np(actual, wanted, **conv_tolerance(case, count))
 
 
+@pytest.mark.parametrize('conv', [CONVS[0], CONVS[2]], ids=[CONV_IDS[0], CONV_IDS[2]])
+def test_either_gradient_alone_matches_numpy(ops, case, conv):
+    """Only x or only the weight requiring a gradient: the backward computes that one alone."""
+    x, weight, dilation, groups, grad = conv_inputs(case, conv, seed=5)
+    expected = same_conv2d_grad_np(x, weight, grad, dilation, groups)
+    terms = (weight.shape[0] // groups * weight.shape[2] * weight.shape[3],
+             x.shape[0] * x.shape[2] * x.shape[3])
+    for which in (0, 1):
+        inputs = [x.detach().clone(), weight.detach().clone()]
+        inputs[which].requires_grad_()
+        out = ops.same_conv2d(*inputs, dilation, groups)
+        (actual, ) = grads_of(out, (inputs[which], ), grad)
+        assert actual.dtype == case.dtype and actual.shape == inputs[which].shape
+        assert_close_np(actual, expected[which], **conv_tolerance(case, terms[which]))
+
+
 def test_channel_slices_are_read_in_place(ops, case):
     x = case.randn(2, 12, 5, 6)
     group = x[:, 4:8]
