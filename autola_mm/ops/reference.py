@@ -177,7 +177,17 @@ def batch_norm(x: Tensor,
         Tensor: Shape (N, C, H, W).
     """
     _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps, relu)
-    out = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    # torch's CUDA batch norm updates non-contiguous running statistics in a
+    # copy it drops (pytorch#33867), and its backward fails on a bias without
+    # a weight ("tensor does not have a device"); so it gets contiguous
+    # statistics, written back here, and a weight of ones.
+    mean, var = running_mean.contiguous(), running_var.contiguous()
+    if weight is None and bias is not None:
+        weight = torch.ones_like(bias)
+    out = F.batch_norm(x, mean, var, weight, bias, training, momentum, eps)
+    for statistic, updated in ((running_mean, mean), (running_var, var)):
+        if training and updated is not statistic:
+            statistic.copy_(updated)
     return F.relu(out) if relu else out
 
 

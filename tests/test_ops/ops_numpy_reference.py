@@ -3,8 +3,18 @@
 Written independently of ``autola_mm.ops.reference``: the tests hold both
 paths of ``autola_mm.ops`` to these formulas. The oracle reads the tensors an
 op received, cast to float64 (``as_np``), so a float16 or bfloat16 test
-measures only the op's own rounding, not that of its inputs.
+measures only the op's own rounding, not that of its inputs. In float16 and
+bfloat16 the two intermediates the specification stores in the input's dtype
+are rounded to it here too (``stored``): the gate ``s = sigmoid(logits)``,
+whose derivative ``s * (1 - s)`` both paths take from the stored gate (zero
+where a bfloat16 gate rounds to 1), and the gated map ``x * s``, whose
+maximum over channels splits its gradient among the channels that tie once
+rounded. In float32 that rounding is below the tolerance, except in the
+sigmoid's tails, where the CPU kernels' sigmoid is nearer the exact value
+than the rounded one; float32 and float64 keep the exact intermediates.
 """
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -68,6 +78,34 @@ def sigmoid_np(a: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-a))
 
 
+#: The dtypes whose intermediates the oracle rounds as the specification stores them.
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _dtype(*tensors) -> torch.dtype:
+    """The dtype an op computes in for these inputs (float64 for numpy arrays)."""
+    dtypes = [getattr(t, 'dtype', torch.float64) for t in tensors]
+    return functools.reduce(torch.promote_types, dtypes)
+
+
+def stored(values: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    """Float64 ``values`` rounded to ``dtype`` where it is one of LOW_PRECISION."""
+    if dtype not in LOW_PRECISION:
+        return values
+    return torch.from_numpy(values).to(dtype).double().numpy()
+
+
+def gate_np(logits, x) -> np.ndarray:
+    """``sigmoid(logits)`` in float64, as a float16 or bfloat16 gate of ``x`` stores it."""
+    return stored(sigmoid_np(as_np(logits)), _dtype(x, logits))
+
+
+def gated_np(x, gate: np.ndarray) -> np.ndarray:
+    """The gated map ``x * gate`` in float64, as a float16 or bfloat16 ``x`` stores it."""
+    with np.errstate(invalid='ignore'):  # inf * sigmoid(-inf) = inf * 0 is NaN
+        return stored(as_np(x) * gate, _dtype(x))
+
+
 def as_np(t) -> np.ndarray:
     """A tensor's values as float64 numpy (numpy arrays pass through)."""
     if isinstance(t, np.ndarray):
@@ -113,11 +151,11 @@ def spatial_stats_np(x):
 
 def sigmoid_gate_np(x, logits):
     with np.errstate(invalid='ignore'):  # inf * sigmoid(-inf) = inf * 0 is NaN
-        return as_np(x) * sigmoid_np(as_np(logits))
+        return as_np(x) * gate_np(logits, x)
 
 
 def gated_spatial_stats_np(x, channel_logits):
-    return spatial_stats_np(sigmoid_gate_np(x, channel_logits))
+    return spatial_stats_np(gated_np(x, gate_np(channel_logits, x)))
 
 
 def _per_channel(v, channels, default):
@@ -170,7 +208,7 @@ def batch_norm_grad_np(x, weight, running_mean, running_var, training, eps, grad
 
 def channel_spatial_gate_np(x, channel_logits, spatial_logits):
     with np.errstate(invalid='ignore'):
-        return sigmoid_gate_np(x, channel_logits) * sigmoid_np(as_np(spatial_logits))
+        return sigmoid_gate_np(x, channel_logits) * gate_np(spatial_logits, x)
 
 
 def same_conv2d_np(x, weight, dilation=1, groups=1):
@@ -217,23 +255,22 @@ def spatial_stats_grad_np(x, grad):
 
 def sigmoid_gate_grad_np(x, logits, grad):
     """Gradients of ``(x, logits)``."""
-    x, logits, grad = as_np(x), as_np(logits), as_np(grad)
-    s = sigmoid_np(logits)
-    return grad * s, _sum_to(grad * x * s * (1 - s), logits.shape)
+    s = gate_np(logits, x)
+    x, grad = as_np(x), as_np(grad)
+    return grad * s, _sum_to(grad * x * s * (1 - s), s.shape)
 
 
 def gated_spatial_stats_grad_np(x, channel_logits, grad):
     """Gradients of ``(x, channel_logits)``."""
-    x, channel_logits = as_np(x), as_np(channel_logits)
-    s = sigmoid_np(channel_logits)
-    grad_gated = spatial_stats_grad_np(x * s, grad)
-    return grad_gated * s, _sum_to(grad_gated * x * s * (1 - s), channel_logits.shape)
+    s = gate_np(channel_logits, x)
+    grad_gated = spatial_stats_grad_np(gated_np(x, s), grad)
+    return grad_gated * s, _sum_to(grad_gated * as_np(x) * s * (1 - s), s.shape)
 
 
 def channel_spatial_gate_grad_np(x, channel_logits, spatial_logits, grad):
     """Gradients of ``(x, channel_logits, spatial_logits)``."""
+    sc, ss = gate_np(channel_logits, x), gate_np(spatial_logits, x)
     x, grad = as_np(x), as_np(grad)
-    sc, ss = sigmoid_np(as_np(channel_logits)), sigmoid_np(as_np(spatial_logits))
     return (grad * sc * ss, _sum_to(grad * x * ss * sc * (1 - sc), sc.shape),
             _sum_to(grad * x * sc * ss * (1 - ss), ss.shape))
 

@@ -131,11 +131,12 @@ def test_one_value_per_channel_in_training_is_rejected(ops, device):
     assert ops.batch_norm(x, None, None, *stats, False, MOMENTUM, EPS).shape == x.shape
 
 
-def test_non_positive_eps_in_training_is_rejected(ops, device):
+@pytest.mark.parametrize('eps, text', [(0.0, '0'), (-1e-5, '-1e-05'), (-2.5, '-2.5')])
+def test_non_positive_eps_in_training_is_rejected(ops, device, eps, text):
     x = torch.randn(2, 3, 4, 4, device=device)
     stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
-    assert_rejected(lambda: ops.batch_norm(x, None, None, *stats, True, MOMENTUM, 0.0),
-                    'autola_mm::batch_norm: eps must be positive when training, got 0')
+    assert_rejected(lambda: ops.batch_norm(x, None, None, *stats, True, MOMENTUM, eps),
+                    f'autola_mm::batch_norm: eps must be positive when training, got {text}')
 
 
 def test_bad_vectors_are_rejected(ops, device):

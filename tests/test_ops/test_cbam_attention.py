@@ -70,15 +70,24 @@ def assert_same_results(ours, theirs, tolerance):
     The parameters' gradients sum over the batch and the positions (and the
     MLP's over the channels): against float64, float32 loses a digit on them
     on either path (1e-4 at 3x600x10x20), so they get ten times the tolerance.
+    In float16 and bfloat16 the gradients agree in norm instead of element by
+    element: a channel mean that rounds one unit apart moves a channel logit,
+    and with it the gated map's maximum at a position to a channel that ties
+    with it once rounded, which moves that position's whole gradient there.
     """
     (out, grad_x, grads, module), (ref_out, ref_grad_x, ref_grads, twin) = ours, theirs
     torch.testing.assert_close(out, ref_out, **tolerance)
-    torch.testing.assert_close(grad_x, ref_grad_x, **tolerance)
     assert grads.keys() == ref_grads.keys()
-    for name, value in grads.items():
-        torch.testing.assert_close(value, ref_grads[name], rtol=10 * tolerance['rtol'],
-                                   atol=10 * tolerance['atol'],
-                                   msg=lambda text, name=name: f'{name}: {text}')
+    pairs = [('x', grad_x, ref_grad_x, 1)] + [(name, value, ref_grads[name], 10)
+                                              for name, value in grads.items()]
+    for name, value, expected, scale in pairs:
+        if value.dtype in (torch.float16, torch.bfloat16):
+            error, size = (value.double() - expected.double()).norm(), expected.double().norm()
+            assert error <= scale * tolerance['rtol'] * size, (name, error.item(), size.item())
+        else:
+            torch.testing.assert_close(value, expected, rtol=scale * tolerance['rtol'],
+                                       atol=scale * tolerance['atol'],
+                                       msg=lambda text, name=name: f'{name}: {text}')
     torch.testing.assert_close(module.bn.running_var, twin.bn.running_var, **tolerance)
 
 

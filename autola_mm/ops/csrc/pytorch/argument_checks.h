@@ -8,6 +8,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
+#include "message_text.h"
+
 #include <vector>
 
 namespace autola_mm::checks {
@@ -16,7 +18,7 @@ using at::Tensor;
 
 inline void feature_map(const char* op, const Tensor& x) {
   TORCH_CHECK_VALUE(x.dim() == 4, op, ": x must be a 4-D (N, C, H, W) feature map, got shape ",
-                    x.sym_sizes());
+                    text(x.sym_sizes()));
   TORCH_CHECK_VALUE(at::isFloatingType(x.scalar_type()), op,
                     ": x must be a floating point tensor, got ", x.scalar_type());
 }
@@ -26,13 +28,13 @@ inline void like(const char* op, const char* name, const Tensor& t, const Tensor
   TORCH_CHECK_VALUE(t.scalar_type() == x.scalar_type(), op, ": ", name,
                     " must have x's dtype ", x.scalar_type(), ", got ", t.scalar_type());
   TORCH_CHECK_VALUE(t.device() == x.device(), op, ": ", name, " must be on x's device ",
-                    x.device(), ", got ", t.device());
+                    x.device().str(), ", got ", t.device().str());
 }
 
 inline void shape(const char* op, const char* name, const Tensor& t,
                   c10::SymIntArrayRef expected) {
-  TORCH_CHECK_VALUE(t.sym_sizes() == expected, op, ": ", name, " must have shape ", expected,
-                    ", got ", t.sym_sizes());
+  TORCH_CHECK_VALUE(t.sym_sizes() == expected, op, ": ", name, " must have shape ",
+                    text(expected), ", got ", text(t.sym_sizes()));
 }
 
 // `t` has x's dtype, device and the shape `expected`.
@@ -56,29 +58,29 @@ inline void channel_logits(const char* op, const char* name, const Tensor& logit
                            const Tensor& x) {
   like(op, name, logits, x);
   TORCH_CHECK_VALUE(is_channel_shape(logits, x), op, ": ", name,
-                    " must have shape (N, C, 1, 1) for x of shape ", x.sym_sizes(), ", got ",
-                    logits.sym_sizes());
+                    " must have shape (N, C, 1, 1) for x of shape ", text(x.sym_sizes()), ", got ",
+                    text(logits.sym_sizes()));
 }
 
 inline void spatial_logits(const char* op, const char* name, const Tensor& logits,
                            const Tensor& x) {
   like(op, name, logits, x);
   TORCH_CHECK_VALUE(is_spatial_shape(logits, x), op, ": ", name,
-                    " must have shape (N, 1, H, W) for x of shape ", x.sym_sizes(), ", got ",
-                    logits.sym_sizes());
+                    " must have shape (N, 1, H, W) for x of shape ", text(x.sym_sizes()), ", got ",
+                    text(logits.sym_sizes()));
 }
 
 // x has positions to `purpose` ("pool over", "convolve").
 inline void positions(const char* op, const Tensor& x, const char* purpose = "pool over") {
   TORCH_CHECK_VALUE(x.sym_size(2) * x.sym_size(3) > 0, op,
                     ": x must have at least one position (H * W > 0) to ", purpose,
-                    ", got shape ", x.sym_sizes());
+                    ", got shape ", text(x.sym_sizes()));
 }
 
 inline void channels(const char* op, const Tensor& x) {
   TORCH_CHECK_VALUE(x.sym_size(1) > 0, op,
                     ": x must have at least one channel (C > 0) to pool over, got shape ",
-                    x.sym_sizes());
+                    text(x.sym_sizes()));
 }
 
 // The channel statistics' gradients and tie counts the fused backward passes take.
@@ -87,7 +89,7 @@ inline void stats_gradients(const char* op, const Tensor& x, const Tensor& chann
   const std::vector<c10::SymInt> expected = {x.sym_size(0), x.sym_size(1), 1, 1};
   TORCH_CHECK_VALUE(channel_ties.scalar_type() == at::kInt && channel_ties.device() == x.device(),
                     op, ": channel_ties must be an int32 tensor on x's device, got ",
-                    channel_ties.scalar_type(), " on ", channel_ties.device());
+                    channel_ties.scalar_type(), " on ", channel_ties.device().str());
   shape(op, "channel_ties", channel_ties, expected);
   like_with_shape(op, "grad_avg", grad_avg, x, expected);
   like_with_shape(op, "grad_max", grad_max, x, expected);
@@ -99,29 +101,29 @@ inline void same_conv_weight(const char* op, const Tensor& x, const Tensor& weig
   like(op, "weight", weight, x);
   TORCH_CHECK_VALUE(weight.dim() == 4, op,
                     ": weight must be 4-D (out_channels, in_channels / groups, kH, kW), got shape ",
-                    weight.sym_sizes());
-  TORCH_CHECK_VALUE(groups >= 1, op, ": groups must be >= 1, got ", groups);
-  TORCH_CHECK_VALUE(dilation >= 1, op, ": dilation must be >= 1, got ", dilation);
+                    text(weight.sym_sizes()));
+  TORCH_CHECK_VALUE(groups >= 1, op, ": groups must be >= 1, got ", text(groups));
+  TORCH_CHECK_VALUE(dilation >= 1, op, ": dilation must be >= 1, got ", text(dilation));
   TORCH_CHECK_VALUE(x.sym_size(1) % groups == 0 && weight.sym_size(0) % groups == 0, op,
-                    ": the channels of x (", x.sym_size(1), ") and of the output (",
-                    weight.sym_size(0), ") must be multiples of groups=", groups);
+                    ": the channels of x (", text(x.sym_size(1)), ") and of the output (",
+                    text(weight.sym_size(0)), ") must be multiples of groups=", text(groups));
   TORCH_CHECK_VALUE(weight.sym_size(1) * groups == x.sym_size(1), op, ": weight of shape ",
-                    weight.sym_sizes(), " reads ", weight.sym_size(1) * groups,
-                    " channels with groups=", groups, ", but x of shape ", x.sym_sizes(),
-                    " has ", x.sym_size(1));
+                    text(weight.sym_sizes()), " reads ", text(weight.sym_size(1) * groups),
+                    " channels with groups=", text(groups), ", but x of shape ",
+                    text(x.sym_sizes()), " has ", text(x.sym_size(1)));
   TORCH_CHECK_VALUE(weight.sym_size(2) % 2 == 1 && weight.sym_size(3) % 2 == 1, op,
-                    ": the kernel must have odd sizes to keep H x W, got ", weight.sym_size(2),
-                    " x ", weight.sym_size(3));
+                    ": the kernel must have odd sizes to keep H x W, got ",
+                    text(weight.sym_size(2)), " x ", text(weight.sym_size(3)));
 }
 
 // A per-channel vector of batch_norm (weight, bias, a running statistic):
 // C values of x's device.
 inline void channel_vector(const char* op, const char* name, const Tensor& t, const Tensor& x) {
   TORCH_CHECK_VALUE(t.dim() == 1 && t.sym_size(0) == x.sym_size(1), op, ": ", name,
-                    " must have shape (C,) = (", x.sym_size(1), ",) for x of shape ",
-                    x.sym_sizes(), ", got ", t.sym_sizes());
+                    " must have shape (C,) = (", text(x.sym_size(1)), ",) for x of shape ",
+                    text(x.sym_sizes()), ", got ", text(t.sym_sizes()));
   TORCH_CHECK_VALUE(t.device() == x.device(), op, ": ", name, " must be on x's device ",
-                    x.device(), ", got ", t.device());
+                    x.device().str(), ", got ", t.device().str());
 }
 
 // An (out_channels, in_channels, 1, 1) kernel for x.
@@ -129,10 +131,11 @@ inline void pointwise_weight(const char* op, const Tensor& x, const Tensor& weig
   like(op, "weight", weight, x);
   TORCH_CHECK_VALUE(weight.dim() == 4 && weight.sym_size(2) == 1 && weight.sym_size(3) == 1, op,
                     ": weight must have shape (out_channels, in_channels, 1, 1), got ",
-                    weight.sym_sizes());
+                    text(weight.sym_sizes()));
   TORCH_CHECK_VALUE(weight.sym_size(1) == x.sym_size(1), op, ": weight of shape ",
-                    weight.sym_sizes(), " reads ", weight.sym_size(1), " channels, but x of shape ",
-                    x.sym_sizes(), " has ", x.sym_size(1));
+                    text(weight.sym_sizes()), " reads ", text(weight.sym_size(1)),
+                    " channels, but x of shape ", text(x.sym_sizes()), " has ",
+                    text(x.sym_size(1)));
 }
 
 }  // namespace autola_mm::checks

@@ -127,7 +127,8 @@ void check_sigmoid_gate(const char* op, const Tensor& x, const Tensor& logits) {
   TORCH_CHECK_VALUE(checks::is_channel_shape(logits, x) || checks::is_spatial_shape(logits, x) ||
                         logits.sym_sizes() == x.sym_sizes(),
                     op, ": logits must have shape (N, C, 1, 1), (N, 1, H, W) or (N, C, H, W) ",
-                    "for x of shape ", x.sym_sizes(), ", got ", logits.sym_sizes());
+                    "for x of shape ", checks::text(x.sym_sizes()), ", got ",
+                    checks::text(logits.sym_sizes()));
 }
 
 }  // namespace
@@ -461,9 +462,9 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
   check_batch_norm(op, x, weight, bias, running_mean, running_var);
   TORCH_CHECK_VALUE(!training || values_per_channel(x) != 1, op,
                     ": expected more than 1 value per channel when training, got x of shape ",
-                    x.sym_sizes());
+                    checks::text(x.sym_sizes()));
   TORCH_CHECK_VALUE(!training || eps > 0, op, ": eps must be positive when training, got ",
-                    eps);
+                    checks::text(eps));
   if (x.is_meta()) {
     return {empty_like_input(x), empty_channel_vector(x), empty_channel_vector(x)};
   }
