@@ -39,6 +39,15 @@ def test_round_robin_measures_every_step_after_itself(tool):
     assert set(medians) == {'a', 'b'} and all(t >= 0 for t in medians.values())
 
 
+def test_cuda_timings_repeat_short_steps_the_cpu_times_one(tool):
+    seconds = tool.CUDA_TIMED_SECONDS
+    assert tool.repeats(seconds / 4, 'cuda') == 4
+    assert tool.repeats(seconds / 4.5, 'cuda') == 5
+    assert tool.repeats(2 * seconds, 'cuda') == 1
+    assert tool.repeats(0.0, 'cuda') == 1000
+    assert tool.repeats(seconds / 4, 'cpu') == 1
+
+
 def test_tiny_run_prints_table_and_headline(tool, compiled_device, capsys):
     pytest.importorskip('timm', reason='timm (requirements/optional.txt) is the comparison')
     threads = torch.get_num_threads()

@@ -23,8 +23,11 @@ temporaries and the gradients (a training step frees the gradients it made
 only before it returns, so every call starts from the same memory and the
 gradients count in its peak). The input, the weights and BN's running
 statistics exist before the call and are not counted. With ``--device cuda``
-every candidate runs on the GPU (timed between synchronisations, peak memory
-from the CUDA allocator's statistics).
+every candidate runs on the GPU, peak memory from the CUDA allocator's
+statistics; a timing there covers as many consecutive calls, queued without
+waiting, as last CUDA_TIMED_SECONDS together (``repeats``), so that the host's
+launches overlap the GPU's work as in training, and one call's time is their
+mean.
 
 Prints one table and, last, the headline ratios at the first shape.
 
@@ -36,6 +39,7 @@ Example:
 import argparse
 import copy
 import itertools
+import math
 import statistics
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
@@ -148,6 +152,17 @@ def build_candidates(name: str, x: torch.Tensor, grad: torch.Tensor, seed: int,
     return candidates
 
 
+#: On CUDA a timing covers at least this long a run of consecutive calls.
+CUDA_TIMED_SECONDS = 0.02
+
+
+def repeats(seconds: float, device: str) -> int:
+    """Calls per timing of a step that took ``seconds`` alone: 1 on the CPU."""
+    if device != 'cuda':
+        return 1
+    return max(1, min(1000, math.ceil(CUDA_TIMED_SECONDS / max(seconds, 1e-9))))
+
+
 def synchronize(device: str) -> None:
     """Wait for the GPU's queued work (a no-op on the CPU)."""
     if device == 'cuda':
@@ -156,16 +171,23 @@ def synchronize(device: str) -> None:
 
 def round_robin(steps: Dict[str, Callable[[], object]], rounds: int,
                 device: str) -> Dict[str, float]:
-    """Median seconds of every step; each round runs each step untimed, then timed."""
+    """Median seconds of every step; each round runs each step untimed, then timed.
+
+    The timed run is ``repeats`` calls (one on the CPU) for the untimed one's time.
+    """
     times: Dict[str, List[float]] = {key: [] for key in steps}
     for _ in range(rounds):
         for key, step in steps.items():
-            step()
             synchronize(device)
             start = time.perf_counter()
             step()
             synchronize(device)
-            times[key].append(time.perf_counter() - start)
+            calls = repeats(time.perf_counter() - start, device)
+            start = time.perf_counter()
+            for _ in range(calls):
+                step()
+            synchronize(device)
+            times[key].append((time.perf_counter() - start) / calls)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
