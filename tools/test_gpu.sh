@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # make test-gpu: the tests that need an NVIDIA GPU, on a machine that has one.
-# 1. builds the CUDA ops of autola_mm for the local GPU's architecture into the
-#    venv (an editable install, CPU kernels included);
+# 1. builds the CUDA ops of autola_mm for the local GPU's architecture in place
+#    (autola_mm/ops/_ext*.so, CPU kernels included), as `pip install -e .` does;
 # 2. runs the device-parametrised tests on CUDA (op and module tests, every
-#    dtype), and one --amp training iteration of
-#    configs/faster_rcnn_r50_fpn_hoga_1x.py on ../shared/data/coco_sample;
+#    dtype; in parallel where pytest-xdist is installed), and one --amp
+#    training iteration of configs/faster_rcnn_r50_fpn_hoga_1x.py on
+#    ../shared/data/coco_sample where mmdet, mmpretrain and mmcv's compiled
+#    ops are installed;
 # 3. runs tools/analysis/benchmark_attention.py --device cuda;
 # and ends with one summary line. Exits 2 at once where torch sees no GPU.
+# The interpreter is the venv's ($AUTOLA_VENV, made by `make setup`), or
+# $AUTOLA_PYTHON as it is (a machine without a package registry: its torch,
+# with mmengine and mmcv importable, e.g. on PYTHONPATH; no setup runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${AUTOLA_VENV:-.venv}/bin/python
+PY=${AUTOLA_PYTHON:-${AUTOLA_VENV:-.venv}/bin/python}
 start=$(date +%s)
 step() { printf '\n[test-gpu %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -26,14 +31,23 @@ arch=$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability(
 
 step "building the CUDA ops for $gpu (TORCH_CUDA_ARCH_LIST=$arch)"
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$arch \
-    MAX_JOBS=$(nproc) "$PY" -m pip install -q --disable-pip-version-check \
-    --no-build-isolation --no-deps -e .
+    MAX_JOBS=$(nproc) "$PY" setup.py -q build_ext --inplace
 
-step "device tests on CUDA, and one --amp training iteration of the Faster R-CNN HOGA config"
+selection=(tests/test_ops tests/test_models -k cuda)
+if "$PY" -c 'import mmdet, mmpretrain, mmcv.ops' 2>/dev/null; then
+    selection+=(tests/test_tools/test_train_one_iteration.py::test_detection_hoga_amp_on_cuda)
+    step "device tests on CUDA, and one --amp training iteration of the Faster R-CNN HOGA config"
+else
+    step "device tests on CUDA (no --amp detection iteration: mmdet, mmpretrain or mmcv's" \
+        "compiled ops are not installed)"
+fi
+workers=(-p no:xdist)
+if "$PY" -c 'import xdist' 2>/dev/null; then
+    workers=(-n "$(( $(nproc) < 8 ? $(nproc) : 8 ))")
+fi
 log=$(mktemp)
 set +e
-"$PY" -m pytest tests/test_ops tests/test_models -k cuda -q -p no:cacheprovider \
-    tests/test_tools/test_train_one_iteration.py::test_detection_hoga_amp_on_cuda 2>&1 | tee "$log"
+"$PY" -m pytest "${selection[@]}" "${workers[@]}" -q -p no:cacheprovider 2>&1 | tee "$log"
 tests_status=${PIPESTATUS[0]}
 set -e
 tests=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed).* =+$' "$log" | tail -1 | tr -d '=')
