@@ -10,6 +10,7 @@ import torch
 
 from autola_mm.models.attention import HOGA, PRIMITIVES, Genotype, build_operation
 from autola_mm.models.search import MixedEdge, SearchHOGA
+from autola_mm.models.search.mixed_edge import WeightedSum
 
 # Slot-ordered (the order the search cell sums edges in) and using every primitive.
 GENOTYPE = Genotype([
@@ -68,6 +69,46 @@ def test_the_mixed_edge_is_the_weighted_sum_of_its_candidates():
     weights = torch.rand(len(PRIMITIVES))
     expected = sum(weights[c] * op(x) for c, op in zip(edge.columns, edge.ops))
     torch.testing.assert_close(edge(x, weights), expected)
+
+
+def test_the_weighted_sum_passes_gradcheck_and_gives_a_skipped_column_no_gradient():
+    generator = torch.Generator().manual_seed(3)
+    weights = torch.rand(4, dtype=torch.float64, generator=generator).requires_grad_()
+    maps = [torch.randn(2, 3, 4, 5, dtype=torch.float64, generator=generator).requires_grad_()
+            for _ in range(3)]
+    columns = (0, 2, 3)
+    assert torch.autograd.gradcheck(lambda w, *m: WeightedSum.apply(w, columns, *m),
+                                    (weights, *maps))
+    out = WeightedSum.apply(weights, columns, *maps)
+    grad = torch.randn(out.shape, dtype=torch.float64, generator=generator)
+    grad_weights, = torch.autograd.grad(out, weights, grad)
+    expected = [0.0 if c == 1 else (grad * maps[columns.index(c)]).sum().item() for c in range(4)]
+    torch.testing.assert_close(grad_weights, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_the_mixed_edge_gradients_are_those_of_the_explicit_sum():
+    edge = MixedEdge(8).train()
+    randomise_(edge, seed=4)
+    x = torch.randn(4, 8, 6, 6)
+    grad = torch.randn(4, 8, 6, 6)
+    results = []
+    for fused in (True, False):
+        weights = torch.rand(len(PRIMITIVES), generator=torch.Generator().manual_seed(5))
+        inputs = (x.clone().requires_grad_(), weights.requires_grad_())
+        out = edge(*inputs) if fused else sum(
+            inputs[1][c] * op(inputs[0]) for c, op in zip(edge.columns, edge.ops))
+        results.append([out, *torch.autograd.grad(out, (*inputs, *edge.parameters()), grad)])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_the_mixed_edge_without_autograd_is_the_same_sum():
+    edge = MixedEdge(8).eval()
+    randomise_(edge, seed=6)
+    x, weights = torch.randn(4, 8, 6, 6), torch.rand(len(PRIMITIVES))
+    with torch.no_grad():
+        plain = edge(x, weights)
+    assert torch.equal(plain, edge(x, weights.requires_grad_()))
 
 
 def derived_state_dict(search: SearchHOGA, genotype: Genotype) -> dict:
