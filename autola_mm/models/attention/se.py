@@ -7,6 +7,7 @@ one shared MLP. Both MLPs have no biases, as in the AutoLA authors' code.
 """
 from typing import Optional
 
+import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
@@ -14,6 +15,25 @@ from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType
 from .weight_init import init_attention_weights
+
+
+class _HalfGate(torch.autograd.Function):
+    """``x * 0.5``, the gate of a zero-width SE, whose empty weights get empty gradients.
+
+    The weights stay in the graph, as they are through the MLP, so that
+    DistributedDataParallel and the optimizers see every parameter used.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, *empty_weights: Tensor) -> Tensor:
+        ctx.empty_weights = [(w.shape, w.dtype, w.device) for w in empty_weights]
+        return x * 0.5
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        empty = (torch.empty(shape, dtype=dtype, device=device)  # no element to fill
+                 for shape, dtype, device in ctx.empty_weights)
+        return (grad * 0.5, *empty)
 
 
 @MODELS.register_module()
@@ -71,10 +91,20 @@ class SE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Gate the channels of ``x``: one ``channel_attention`` of the attention core.
 
+        A zero-width MLP (``floor(C * rd_ratio) = 0``, e.g. HOGA's group SE
+        at C = 16) has empty weights and no biases: its logits are 0 for every
+        input, the gate ``sigmoid(0)`` is exactly 1/2, and :class:`_HalfGate`
+        gives the same numbers without pooling ``x`` or running the MLP.
+
         Args:
             x (Tensor): Shape (N, C, H, W).
 
         Returns:
             Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
         """
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f'SE: input of shape {tuple(x.shape)}: expected '
+                             f'(N, {self.in_channels}, H, W)')
+        if self.mlp.fc1.out_features == 0:
+            return _HalfGate.apply(x, *self.parameters())
         return ops_for(x).channel_attention(x, self.channel_logits, tuple(self.parameters()))

@@ -6,8 +6,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
+from autola_mm import ops as autola_ops
 from autola_mm.models import CBAM, HOGA, SE
 from autola_mm.models.attention import reduced_channels
+from autola_mm.ops import compiled_ops_available
 
 
 def test_se_hand_computed_values():
@@ -52,6 +54,19 @@ def test_se_zero_width_is_a_half_gate():
     torch.testing.assert_close(out, 0.5 * x)
     out.sum().backward()
     torch.testing.assert_close(x.grad, torch.full_like(x, 0.5))
+    # The same numbers as the general pattern, which pools x and runs the MLP.
+    for path in ('compiled', 'reference') if compiled_ops_available() else ('reference', ):
+        general = getattr(autola_ops, path).channel_attention(x, se.channel_logits,
+                                                              tuple(se.parameters()))
+        assert torch.equal(general, out)
+
+
+@pytest.mark.parametrize('channels', [4, 64])
+def test_se_rejects_a_map_of_other_channels(channels):
+    se = SE(channels, rd_ratio=1 / 8)
+    with pytest.raises(ValueError, match=rf'input of shape \(2, 3, 5, 5\): expected '
+                       rf'\(N, {channels}, H, W\)'):
+        se(torch.randn(2, 3, 5, 5))
 
 
 @pytest.mark.parametrize('channels,ratio,minimum,expected', [
