@@ -157,8 +157,11 @@ def our_candidates(network: str, paths: List[str], seed: int = 0) -> List[Candid
                 torch._dynamo.reset()
                 forward = torch.compile(forward)
                 step = training_step(model, forward, images, labels, mode)
+                start = time.perf_counter()
                 with counting_graph_breaks() as breaks:
                     step()  # compiles
+                print(f'{network} {attention} {path}: compiled in '
+                      f'{time.perf_counter() - start:.0f} s', flush=True)
             else:
                 step = training_step(model, forward, images, labels, mode)
             candidates.append(Candidate(network, attention, path, step, complexity.params,
