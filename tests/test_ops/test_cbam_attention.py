@@ -5,8 +5,8 @@ import torch._dynamo.testing
 from torch import nn
 
 from autola_mm.ops import reference
-from ops_numpy_reference import (LAYOUTS, assert_bitwise_or_close, assert_layout_invariant,
-                                 assert_rejected)
+from ops_numpy_reference import (LAYOUTS, LOW_PRECISION, assert_bitwise_or_close,
+                                 assert_layout_invariant, assert_rejected)
 
 # (3, 600, 10, 20) spans several position tiles of the compiled CPU kernels.
 SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (3, 600, 10, 20)]
@@ -81,7 +81,7 @@ def assert_same_results(ours, theirs, tolerance):
     pairs = [('x', grad_x, ref_grad_x, 1)] + [(name, value, ref_grads[name], 10)
                                               for name, value in grads.items()]
     for name, value, expected, scale in pairs:
-        if value.dtype in (torch.float16, torch.bfloat16):
+        if value.dtype in LOW_PRECISION:
             error, size = (value.double() - expected.double()).norm(), expected.double().norm()
             assert error <= scale * tolerance['rtol'] * size, (name, error.item(), size.item())
         else:

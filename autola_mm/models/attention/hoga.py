@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .batch_norm import norm_act
 from .genotype import Genotype, GenotypeSpec
+from .input_check import check_feature_map
 from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
 from .operations import build_operation
 from .same_conv import SameConv2d
@@ -103,9 +104,7 @@ class HOGABase(nn.Module):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'input of shape {tuple(x.shape)}: expected '
-                             f'(N, {self.in_channels}, H, W)')
+        check_feature_map(x, self.in_channels)
         # Each group once as a contiguous map: the compiled attention core
         # reads contiguous maps and would otherwise copy a group for every
         # operation that reads it.

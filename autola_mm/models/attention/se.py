@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
+from .input_check import check_feature_map
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType
 from .weight_init import init_attention_weights
 
@@ -102,9 +103,7 @@ class SE(nn.Module):
         Returns:
             Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'SE: input of shape {tuple(x.shape)}: expected '
-                             f'(N, {self.in_channels}, H, W)')
+        check_feature_map(x, self.in_channels)
         if self.mlp.fc1.out_features == 0:
             return _HalfGate.apply(x, *self.parameters())
         return ops_for(x).channel_attention(x, self.channel_logits, tuple(self.parameters()))
