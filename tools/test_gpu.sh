@@ -27,6 +27,10 @@ print(torch.cuda.get_device_name(), "sm_%d%d" % torch.cuda.get_device_capability
         "(nvidia-smi must list one). The CPU tests are 'make test'." >&2
     exit 2
 fi
+if [ -n "${AUTOLA_PYTHON:-}" ]; then
+    # autola_mm is not installed there: the tests and tools/ import it from here.
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
 arch=$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')
 
 step "building the CUDA ops for $gpu (TORCH_CUDA_ARCH_LIST=$arch)"
@@ -47,10 +51,11 @@ if "$PY" -c 'import xdist' 2>/dev/null; then
 fi
 log=$(mktemp)
 set +e
-"$PY" -m pytest "${selection[@]}" "${workers[@]}" -q -p no:cacheprovider 2>&1 | tee "$log"
+# setup.cfg's addopts hold -q already: a second one (-qq) drops pytest's count line.
+"$PY" -m pytest "${selection[@]}" "${workers[@]}" -p no:benchmark 2>&1 | tee "$log"
 tests_status=${PIPESTATUS[0]}
 set -e
-tests=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed).* =+$' "$log" | tail -1 | tr -d '=')
+tests=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed).* =+$' "$log" | tail -1 | tr -d '=' || true)
 
 step "benchmark_attention.py --device cuda"
 bench=$(mktemp)

@@ -313,12 +313,20 @@ def grads_of(outputs, inputs, grads):
 
 
 def assert_bitwise_or_close(first, second, device: str, tolerance: dict) -> None:
-    """Tensors equal bit for bit on the CPU, within ``tolerance`` elsewhere (atomics)."""
+    """Tensors equal bit for bit on the CPU, within ``tolerance`` elsewhere (atomics).
+
+    A sum taken in another order differs by rounding relative to its terms, not
+    to its result: an element that cancels to near zero (cuDNN's weight gradient
+    on an H200: 2.7e-6 on 0.073, in a tensor whose largest element is 44) is
+    within ``rtol`` of the largest element of its tensor.
+    """
     for a, b in zip(first, second):
         if device == 'cpu':
             assert torch.equal(a, b)
         else:
-            torch.testing.assert_close(a, b, **tolerance)
+            scale = b.detach().abs().max().item() if b.numel() else 0.0
+            atol = max(tolerance['atol'], tolerance['rtol'] * scale)
+            torch.testing.assert_close(a, b, rtol=tolerance['rtol'], atol=atol)
 
 
 def assert_rejected(call, message: str) -> None:
