@@ -9,8 +9,8 @@ library builds the model. ``tools/analysis/get_flops.py`` is its command line.
 
 Convention: one FLOP is one multiply-add for convolutions and linear layers
 (mmengine's); an element-wise operation (add, multiply, sigmoid) counts one
-per output element, a reduction (mean, max) one per input element, a max
-pooling one per window element of every output. Each ``autola_mm::*`` op
+per output element, a reduction (mean, max) one per input element (a sum of n
+terms n - 1 per output), a max pooling one per window element of every output. Each ``autola_mm::*`` op
 counts what its reference implementation (``autola_mm/ops/reference.py``)
 counts, so the total does not depend on whether the compiled ops are built.
 Whatever remains uncounted is listed under the table. The weights and the
@@ -90,6 +90,11 @@ def _channel_spatial_gate(inputs: List[Any], outputs: List[Any]) -> int:
     return _numel(inputs[1]) + _numel(inputs[2]) + 2 * _numel(outputs[0])
 
 
+def _sum_of_terms(inputs: List[Any], outputs: List[Any]) -> int:
+    """A sum of n terms per output: n - 1 additions each (HOGA's sum over its groups)."""
+    return _numel(inputs[0]) - _numel(outputs[0])
+
+
 def _convolution(inputs: List[Any], outputs: List[Any]) -> int:
     """Multiply-adds, as mmengine counts a convolution: per output, C / groups x kH x kW."""
     return _numel(outputs[0]) * prod(get_shape(inputs[1])[1:])
@@ -109,8 +114,10 @@ EXTRA_FLOP_HANDLES = {
        for op in ('add', 'add_', 'sub', 'sub_', 'mul', 'mul_', 'div', 'div_', 'sigmoid',
                   'sigmoid_')},
     **{f'aten::{op}': _per_input_element
-       for op in ('mean', 'amax', 'amin', 'sum', 'softmax')},
+       for op in ('mean', 'amax', 'amin', 'softmax')},
+    'aten::sum': _sum_of_terms,
     'aten::max_pool2d': _max_pool,
+    'aten::unflatten': None,  # a view
 }
 """Handles added to mmengine's ``FlopAnalyzer``, by traced operator name."""
 

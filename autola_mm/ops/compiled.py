@@ -34,6 +34,7 @@ if compiled_ops_available():
     channel_spatial_gate = _ops.channel_spatial_gate
     same_conv2d = _ops.same_conv2d
     pointwise_conv2d = _ops.pointwise_conv2d
+    channel_mlp = _ops.channel_mlp
 
 
 def batch_norm(x: Tensor,
@@ -44,10 +45,11 @@ def batch_norm(x: Tensor,
                training: bool,
                momentum: float,
                eps: float,
-               relu: bool = False) -> Tensor:
+               relu: bool = False,
+               num_batches_tracked: Optional[Tensor] = None) -> Tensor:
     """BN, then ReLU where ``relu``: see :func:`autola_mm.ops.reference.batch_norm`."""
     return _ops.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps,
-                           relu)[0]
+                           relu, num_batches_tracked)[0]
 
 
 def _composed(x: Tensor, parameters: Sequence[Tensor]) -> bool:

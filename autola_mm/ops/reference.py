@@ -147,6 +147,30 @@ def pointwise_conv2d(x: Tensor, weight: Tensor) -> Tensor:
     return torch.nn.functional.conv2d(x, weight)
 
 
+def channel_mlp(avg: Tensor, max_: Optional[Tensor], weight1: Tensor, bias1: Optional[Tensor],
+                weight2: Tensor, bias2: Optional[Tensor]) -> Tensor:
+    """The channel MLP of SE and CBAM: ``fc2(relu(fc1(avg)))``, plus the same of ``max_``.
+
+    Args:
+        avg (Tensor): Pooled descriptor of shape (N, C, 1, 1).
+        max_ (Tensor, optional): A second descriptor of that shape, whose
+            logits through the same MLP are added (SE_A_M, CBAM); None for none.
+        weight1 (Tensor): fc1's weight, (hidden, C).
+        bias1 (Tensor, optional): fc1's bias, (hidden, ); None for none.
+        weight2 (Tensor): fc2's weight, (C, hidden).
+        bias2 (Tensor, optional): fc2's bias, (C, ); None for none.
+
+    Returns:
+        Tensor: Channel logits of shape (N, C, 1, 1).
+    """
+    _check('channel_mlp', avg, max_, weight1, bias1, weight2, bias2)
+    logits = None
+    for pooled in (avg, ) if max_ is None else (avg, max_):
+        term = F.linear(F.relu(F.linear(pooled.flatten(1), weight1, bias1)), weight2, bias2)
+        logits = term if logits is None else logits + term
+    return logits[:, :, None, None]
+
+
 def batch_norm(x: Tensor,
                weight: Optional[Tensor],
                bias: Optional[Tensor],
@@ -155,7 +179,8 @@ def batch_norm(x: Tensor,
                training: bool,
                momentum: float,
                eps: float,
-               relu: bool = False) -> Tensor:
+               relu: bool = False,
+               num_batches_tracked: Optional[Tensor] = None) -> Tensor:
     """Batch norm of a feature map, as ``F.batch_norm``, then ReLU where ``relu``.
 
     Args:
@@ -172,11 +197,17 @@ def batch_norm(x: Tensor,
         momentum (float): Weight of the batch's statistics in the update.
         eps (float): Added to the variance.
         relu (bool): Apply ``F.relu`` to the result. Default: False.
+        num_batches_tracked (Tensor, optional): ``nn.BatchNorm2d``'s counter
+            of training batches, a 0-dim int64 tensor; training adds 1 to it.
+            Default: None.
 
     Returns:
         Tensor: Shape (N, C, H, W).
     """
-    _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps, relu)
+    _check('batch_norm', x, weight, bias, running_mean, running_var, training, momentum, eps, relu,
+           num_batches_tracked)
+    if training and num_batches_tracked is not None:
+        num_batches_tracked.add_(1)
     # torch's CUDA batch norm updates non-contiguous running statistics in a
     # copy it drops (pytorch#33867), and its backward fails on a bias without
     # a weight ("tensor does not have a device"); so it gets contiguous

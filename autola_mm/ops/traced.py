@@ -1,6 +1,6 @@
 """The attention core as ``torch.compile`` traces it on the compiled path.
 
-Under ``torch.compile`` the pools, gates and batch norms are worth more to
+Under ``torch.compile`` the pools, gates, batch norms and channel MLPs are worth more to
 the compiler as plain PyTorch than as opaque operators: Inductor fuses them
 with the operations around them (a gate with the BN and the activation
 before it, a pool with the convolution that makes its input), which no fixed
@@ -12,8 +12,9 @@ has the same functions with the same numbers.
 """
 from . import compiled
 from .extension import compiled_ops_available
-from .reference import (batch_norm, cbam_attention, channel_attention, channel_spatial_gate,
-                        channel_stats, gated_spatial_stats, sigmoid_gate, spatial_stats)
+from .reference import (batch_norm, cbam_attention, channel_attention, channel_mlp,
+                        channel_spatial_gate, channel_stats, gated_spatial_stats, sigmoid_gate,
+                        spatial_stats)
 
 if compiled_ops_available():
     same_conv2d = compiled.same_conv2d
@@ -22,5 +23,5 @@ if compiled_ops_available():
 __all__ = [
     'channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
     'channel_spatial_gate', 'same_conv2d', 'pointwise_conv2d', 'channel_attention',
-    'cbam_attention', 'batch_norm'
+    'cbam_attention', 'batch_norm', 'channel_mlp'
 ]

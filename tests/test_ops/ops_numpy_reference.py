@@ -236,6 +236,23 @@ def pointwise_conv2d_np(x, weight):
     return np.einsum('oi,nihw->nohw', as_np(weight)[:, :, 0, 0], as_np(x))
 
 
+def _mlp_hidden_np(pooled, weight1, bias1):
+    """``relu(fc1(p))`` of (N, C, 1, 1) descriptors as (N, hidden), stored in their dtype."""
+    pre = as_np(pooled)[:, :, 0, 0] @ as_np(weight1).T
+    if bias1 is not None:
+        pre = pre + as_np(bias1)
+    return stored(np.maximum(pre, 0), _dtype(pooled, weight1))
+
+
+def channel_mlp_np(avg, max_, weight1, bias1, weight2, bias2):
+    """``fc2(relu(fc1(avg)))`` plus the same of ``max_`` where given, (N, C, 1, 1)."""
+    logits = 0
+    for pooled in [avg] + ([] if max_ is None else [max_]):
+        term = _mlp_hidden_np(pooled, weight1, bias1) @ as_np(weight2).T
+        logits = logits + (term if bias2 is None else term + as_np(bias2))
+    return np.asarray(logits)[:, :, None, None]
+
+
 # Gradients: the vector-Jacobian products of the formulas above with ``grad``.
 # A maximum's gradient is split evenly among the positions that tie for it.
 
@@ -303,6 +320,27 @@ def pointwise_conv2d_grad_np(x, weight, grad):
     x, weight, grad = as_np(x), as_np(weight), as_np(grad)
     return (np.einsum('oi,nohw->nihw', weight[:, :, 0, 0], grad),
             np.einsum('nohw,nihw->oi', grad, x)[:, :, None, None])
+
+
+def channel_mlp_grad_np(avg, max_, weight1, bias1, weight2, grad):
+    """Gradients of ``(avg, max_, weight1, bias1, weight2, bias2)``; None for an absent max_."""
+    g = as_np(grad)[:, :, 0, 0]
+    w1 = as_np(weight1)
+    grad_hidden = g @ as_np(weight2)
+    descriptors = [avg] + ([] if max_ is None else [max_])
+    grad_pooled, grad_weight1, grad_bias1, hidden_sum = [], 0, 0, 0
+    for pooled in descriptors:
+        hidden = _mlp_hidden_np(pooled, weight1, bias1)
+        grad_pre = np.where(hidden > 0, grad_hidden, 0)
+        grad_pooled.append((grad_pre @ w1)[:, :, None, None])
+        grad_weight1 = grad_weight1 + grad_pre.T @ as_np(pooled)[:, :, 0, 0]
+        grad_bias1 = grad_bias1 + grad_pre.sum(axis=0)
+        hidden_sum = hidden_sum + hidden
+    grad_weight2 = g.T @ np.broadcast_to(hidden_sum, (g.shape[0], w1.shape[0]))
+    grad_bias2 = len(descriptors) * g.sum(axis=0)
+    grad_max = grad_pooled[1] if max_ is not None else None
+    return (grad_pooled[0], grad_max, np.broadcast_to(grad_weight1, w1.shape),
+            np.broadcast_to(grad_bias1, w1.shape[:1]), grad_weight2, grad_bias2)
 
 
 def grads_of(outputs, inputs, grads):

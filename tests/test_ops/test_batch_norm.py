@@ -121,6 +121,23 @@ def test_empty_batch_leaves_the_running_statistics(ops, case):
     assert torch.equal(running_mean, before[0]) and torch.equal(running_var, before[1])
 
 
+def test_training_counts_batches_in_num_batches_tracked(ops, device):
+    x = torch.randn(2, 3, 4, 4, device=device)
+    stats = (torch.zeros(3, device=device), torch.ones(3, device=device))
+    counter = torch.tensor(5, device=device)
+    ops.batch_norm(x, None, None, *stats, True, MOMENTUM, EPS, False, counter)
+    ops.batch_norm(x, None, None, *stats, True, MOMENTUM, EPS, True, counter)
+    assert counter.item() == 7
+    ops.batch_norm(x, None, None, *stats, False, MOMENTUM, EPS, False, counter)
+    assert counter.item() == 7  # evaluation does not count
+    assert_rejected(
+        lambda: ops.batch_norm(x, None, None, *stats, True, MOMENTUM, EPS, False,
+                               torch.zeros(1, dtype=torch.long, device=device)),
+        'autola_mm::batch_norm: num_batches_tracked must be a 0-dim int64 tensor, got a Long '
+        'tensor of shape [1]')
+    assert counter.item() == 7
+
+
 def test_one_value_per_channel_in_training_is_rejected(ops, device):
     x = torch.randn(1, 3, 1, 1, device=device)
     stats = (torch.zeros(3, device=device), torch.ones(3, device=device))

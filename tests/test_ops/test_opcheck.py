@@ -28,6 +28,8 @@ def forward_cases(device):
         ('batch_norm', (x, None, None, *running_stats(device), True, 0.1, 1e-5)),
         ('batch_norm', (x, tensor(C), tensor(C), *running_stats(device), False, 0.1, 1e-5)),
         ('batch_norm', (x, tensor(C), None, *running_stats(device), True, 0.1, 1e-5, True)),
+        ('channel_mlp', (channel, channel, tensor(5, C), tensor(5), tensor(C, 5), tensor(C))),
+        ('channel_mlp', (channel, None, tensor(5, C), None, tensor(C, 5), None)),
     ]
 
 
@@ -65,6 +67,9 @@ def backward_cases(device):
                                  False, 1e-5)),
         ('batch_norm_backward', (x, x, tensor(C), None, None, *batch_moments(x), True, 1e-5,
                                  tensor(N, C, H, W))),
+        ('channel_mlp_backward', (channel, channel, channel, tensor(5, C), tensor(5),
+                                  tensor(C, 5))),
+        ('channel_mlp_backward', (channel, channel, None, tensor(5, C), None, tensor(C, 5))),
     ]
 
 
@@ -108,12 +113,12 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(14))
+@pytest.mark.parametrize('case', range(16))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 
 
-@pytest.mark.parametrize('case', range(13))
+@pytest.mark.parametrize('case', range(15))
 def test_backward_operator(compiled_device, case):
     check(*backward_cases(compiled_device)[case])
 

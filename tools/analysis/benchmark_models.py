@@ -79,7 +79,8 @@ VIEW_OPS = frozenset(
         'select', 'split', 'split_with_sizes', 'unbind', 'squeeze', 'unsqueeze', 't',
         'transpose', 'permute', 'detach', 'alias', 'narrow', 'flatten', 'empty',
         'empty_strided', 'empty_like', 'resize_', 'lift_fresh', 'contiguous', 'chunk',
-        'expand_as', 'view_as', 'numpy_T', 'to', '_to_copy', 'resolve_conj', 'resolve_neg'))
+        'expand_as', 'view_as', 'numpy_T', 'to', '_to_copy', 'resolve_conj', 'resolve_neg',
+        'unflatten'))
 
 
 class Candidate(NamedTuple):

@@ -8,7 +8,9 @@ path :func:`autola_mm.ops.ops_for` gives its input: the
 ``autola_mm::batch_norm`` operator on the compiled path (on the CPU its
 forward is about 3 times faster than ATen's at the maps of HOGA's gates,
 64x4x32x32: 169 -> 55 us), ``F.batch_norm`` on the reference path, in ONNX
-export and under ``torch.compile``.
+export and under ``torch.compile``. In training the operator also adds 1 to
+``num_batches_tracked`` (on the CPU without an operator call of its own),
+except with ``momentum=None``, whose cumulative average reads the count first.
 :func:`.layer_configs.build_norm` builds it for ``dict(type='BN')``.
 
 :func:`norm_act` runs a norm layer and the activation after it; an
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ...ops import ops_for
+from .module_hooks import has_hooks
 
 
 class AttentionBatchNorm2d(nn.BatchNorm2d):
@@ -52,12 +55,15 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
             return F.relu(out) if relu else out
         self._check_input_dim(x)
         momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked)
+        counter = self.num_batches_tracked
+        if self.training and self.momentum is None and counter is not None:
+            # The cumulative average weighs this batch by the count that includes it.
+            counter.add_(1)
+            momentum = 1.0 / float(counter)
+            counter = None
         return ops_for(x).batch_norm(x, self.weight, self.bias, self.running_mean,
-                                     self.running_var, self.training, momentum, self.eps, relu)
+                                     self.running_var, self.training, momentum, self.eps, relu,
+                                     counter)
 
 
 def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
@@ -71,13 +77,7 @@ def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
     Returns:
         Tensor: Shape (N, C, H, W).
     """
-    if (type(norm) is AttentionBatchNorm2d and type(act) is nn.ReLU and not _has_hooks(norm)
-            and not _has_hooks(act)):
+    if type(norm) is AttentionBatchNorm2d and type(act) is nn.ReLU and not has_hooks(norm, act):
         return norm(x, relu=True)
     return act(norm(x))
 
-
-def _has_hooks(module: nn.Module) -> bool:
-    """Whether ``module`` has forward or backward hooks of its own."""
-    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or module._backward_pre_hooks)

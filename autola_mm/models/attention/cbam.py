@@ -70,7 +70,7 @@ class CBAM(nn.Module):
         Returns:
             Tensor: Shape (N, C, 1, 1).
         """
-        return self.channel_mlp(avg) + self.channel_mlp(max_)
+        return self.channel_mlp(avg, max_)
 
     def spatial_logits(self, pooled: Tensor) -> Tensor:
         """Spatial logits ``BN(conv(pooled))``.

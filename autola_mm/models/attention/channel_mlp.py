@@ -14,7 +14,9 @@ from mmcv.cnn import build_activation_layer
 
 from torch import Tensor, nn
 
+from ...ops import ops_for
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType
+from .module_hooks import has_hooks
 
 
 def reduced_channels(channels: int,
@@ -58,7 +60,7 @@ def _is_count(value) -> bool:
 
 
 class ChannelMLP(nn.Module):
-    """``fc2(act(fc1(p)))`` on a pooled descriptor ``p``.
+    """``fc2(act(fc1(p)))`` on a pooled descriptor ``p`` (or the sum over two).
 
     Args:
         channels (int): Input and output width ``C``.
@@ -81,15 +83,29 @@ class ChannelMLP(nn.Module):
             self.fc2 = nn.Linear(hidden_channels, channels, bias=bias)
         self.act = build_activation_layer(act_cfg)
 
-    def forward(self, pooled: Tensor) -> Tensor:
-        """Channel logits of a pooled descriptor.
+    def forward(self, pooled: Tensor, second: Optional[Tensor] = None) -> Tensor:
+        """Channel logits of a pooled descriptor, plus those of a second one.
+
+        An MLP whose activation is an ``nn.ReLU``, with no hooks on its layers,
+        is one call of the attention core's ``channel_mlp`` (on the CPU one
+        kernel each way for both descriptors, where torch's linear layers
+        make about seven operator calls each way per descriptor).
 
         Args:
             pooled (Tensor): Shape (N, C, 1, 1).
+            second (Tensor, optional): Shape (N, C, 1, 1), through the same
+                MLP; its logits are added (``SE_A_M``'s and CBAM's max-pooled
+                descriptor). Default: None.
 
         Returns:
             Tensor: Logits of shape (N, C, 1, 1) in the dtype of ``pooled``
             (under autocast the linear layers may compute in lower precision).
         """
-        logits = self.fc2(self.act(self.fc1(pooled.flatten(1))))
-        return logits[:, :, None, None].to(pooled.dtype)
+        if type(self.act) is nn.ReLU and not has_hooks(self.fc1, self.act, self.fc2):
+            logits = ops_for(pooled).channel_mlp(pooled, second, self.fc1.weight, self.fc1.bias,
+                                                 self.fc2.weight, self.fc2.bias)
+        else:
+            descriptors = (pooled, ) if second is None else (pooled, second)
+            logits = sum(self.fc2(self.act(self.fc1(p.flatten(1)))) for p in descriptors)
+            logits = logits[:, :, None, None]
+        return logits.to(pooled.dtype)

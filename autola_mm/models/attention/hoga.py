@@ -109,7 +109,10 @@ class HOGABase(nn.Module):
         # reads contiguous maps and would otherwise copy a group for every
         # operation that reads it.
         groups = [group.contiguous() for group in torch.split(x, self.group_channels, dim=1)]
-        summary = self.group_se(sum(groups[1:], groups[0]))
+        # g_0 + ... + g_{k-1} as one sum over the groups of x: one operator
+        # each way where a chain of additions makes k - 1, and gradients that
+        # reach x directly rather than each group's.
+        summary = self.group_se(x.unflatten(1, (self.groups, self.group_channels)).sum(dim=1))
         nodes: List[Tensor] = []
         for group, node_edges in zip(groups, self.node_edges):
             slots = [group] + nodes

@@ -84,10 +84,7 @@ class SE(nn.Module):
         Returns:
             Tensor: ``MLP(avg)`` or ``MLP(avg) + MLP(max)``, (N, C, 1, 1).
         """
-        logits = self.mlp(avg)
-        if self.with_max_pool:
-            logits = logits + self.mlp(max_)
-        return logits
+        return self.mlp(avg, max_ if self.with_max_pool else None)
 
     def forward(self, x: Tensor) -> Tensor:
         """Gate the channels of ``x``: one ``channel_attention`` of the attention core.

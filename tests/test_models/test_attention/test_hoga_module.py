@@ -7,6 +7,7 @@ import torch
 
 from autola_mm.models import DEFAULT_GENOTYPE, HOGA, Genotype
 from autola_mm.models.attention.hoga import HOGABase
+from autola_mm.ops import compiled_ops_available, forced_ops_mode
 
 # The parameter table of autola-method.md (the authors' HOGA, default genotype).
 PARAMETERS = {16: 1405, 32: 4262, 64: 14744, 256: 211364, 512: 830132, 1024: 3290324,
@@ -116,18 +117,26 @@ def test_channels_last_matches_contiguous(train):
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_bfloat16_autocast_on_cpu():
+@pytest.mark.parametrize('path', ['reference', 'compiled'])
+def test_bfloat16_autocast_on_cpu(path):
+    if path == 'compiled' and not compiled_ops_available('cpu'):
+        pytest.skip('the compiled attention core is not built for the CPU')
     torch.manual_seed(0)
     hoga = HOGA(64).eval()
     x = torch.randn(2, 64, 7, 7)
-    with torch.no_grad():
+    with torch.no_grad(), forced_ops_mode(path):
         expected = hoga(x)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             out = hoga(x)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, expected, rtol=0.05, atol=0.05)
-    assert not torch.equal(out, expected)   # the convs really ran in bfloat16
+    if path == 'reference':
+        assert not torch.equal(out, expected)  # its convolutions ran in bfloat16
+    else:
+        # The CPU kernels cover float32 and float64: under autocast each
+        # operator takes the widest dtype of its inputs, here float32.
+        assert torch.equal(out, expected)
 
 
 def test_torch_compile_matches_eager():

@@ -93,6 +93,15 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
     const Tensor& grad, const Tensor& x, const std::optional<Tensor>& weight,
     const Tensor& save_mean, const Tensor& save_invstd, bool training,
     const std::optional<Tensor>& relu_out);
+
+// The channel MLP of SE and CBAM (cpu/channel_mlp.cpp): on other devices the
+// operator runs ATen's linear layers and ReLU.
+Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
+                   const std::optional<Tensor>& bias1, const Tensor& weight2,
+                   const std::optional<Tensor>& bias2);
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
+    const Tensor& grad, const Tensor& avg, const std::optional<Tensor>& max,
+    const Tensor& weight1, const std::optional<Tensor>& bias1, const Tensor& weight2);
 }  // namespace cpu
 AUTOLA_MM_DECLARE_BACKEND(meta)
 

@@ -39,6 +39,7 @@ using Binary = Tensor(const Tensor&, const Tensor&);
 using Conv = Tensor(const Tensor&, const Tensor&, int64_t, int64_t);
 using Pair = std::tuple<Tensor, Tensor>;
 using Triple = std::tuple<Tensor, Tensor, Tensor>;
+using Six = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>;
 
 AUTOLA_MM_OPERATOR(channel_stats, Pair(const Tensor&))
 AUTOLA_MM_OPERATOR(channel_stats_backward,
@@ -63,10 +64,18 @@ AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_input,
 AUTOLA_MM_OPERATOR(pointwise_conv2d_backward_weight,
                    Tensor(const Tensor&, const Tensor&, const Tensor&))
 
+AUTOLA_MM_OPERATOR(channel_mlp,
+                   Tensor(const Tensor&, const std::optional<Tensor>&, const Tensor&,
+                          const std::optional<Tensor>&, const Tensor&,
+                          const std::optional<Tensor>&))
+AUTOLA_MM_OPERATOR(channel_mlp_backward,
+                   Six(const Tensor&, const Tensor&, const std::optional<Tensor>&, const Tensor&,
+                       const std::optional<Tensor>&, const Tensor&))
+
 AUTOLA_MM_OPERATOR(batch_norm,
                    Triple(const Tensor&, const std::optional<Tensor>&,
                           const std::optional<Tensor>&, Tensor&, Tensor&, bool, double, double,
-                          bool))
+                          bool, const std::optional<Tensor>&))
 AUTOLA_MM_OPERATOR(batch_norm_backward,
                    Triple(const Tensor&, const Tensor&, const std::optional<Tensor>&,
                           const std::optional<Tensor>&, const std::optional<Tensor>&,
@@ -193,6 +202,36 @@ struct PointwiseConv2d : torch::autograd::Function<PointwiseConv2d> {
   }
 };
 
+// The backward recomputes the hidden layer from the descriptors (a few
+// hundred values) rather than saving it.
+struct ChannelMlp : torch::autograd::Function<ChannelMlp> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& avg, const std::optional<Tensor>& max,
+                        const Tensor& weight1, const std::optional<Tensor>& bias1,
+                        const Tensor& weight2, const std::optional<Tensor>& bias2) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    ctx->save_for_backward(
+        {avg, max.value_or(Tensor()), weight1, bias1.value_or(Tensor()), weight2});
+    ctx->saved_data["has_bias2"] = bias2.has_value() && bias2->defined();
+    return channel_mlp_op().call(avg, max, weight1, bias1, weight2, bias2);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto optional = [](const Tensor& t) {
+      return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+    };
+    auto [grad_avg, grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2] =
+        channel_mlp_backward_op().call(grads[0], saved[0], optional(saved[1]), saved[2],
+                                       optional(saved[3]), saved[4]);
+    return {grad_avg,
+            saved[1].defined() ? grad_max : Tensor(),
+            grad_weight1,
+            saved[3].defined() ? grad_bias1 : Tensor(),
+            grad_weight2,
+            ctx->saved_data["has_bias2"].toBool() ? grad_bias2 : Tensor()};
+  }
+};
+
 // The output is differentiable in x, weight and bias; the statistics are
 // not. The backward reads the running statistics only in evaluation (on
 // devices other than the CPU), so training saves none: the next step updates
@@ -204,10 +243,11 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
                                const std::optional<Tensor>& weight,
                                const std::optional<Tensor>& bias, Tensor& running_mean,
                                Tensor& running_var, bool training, double momentum, double eps,
-                               bool relu) {
+                               bool relu, const std::optional<Tensor>& num_batches_tracked) {
     AUTOLA_MM_BELOW_AUTOGRAD;
     auto [out, mean, invstd] = batch_norm_op().call(x, weight, bias, running_mean, running_var,
-                                                    training, momentum, eps, relu);
+                                                    training, momentum, eps, relu,
+                                                    num_batches_tracked);
     ctx->save_for_backward({x, weight.value_or(Tensor()), training ? Tensor() : running_mean,
                             training ? Tensor() : running_var, mean, invstd,
                             relu ? out : Tensor()});
@@ -223,7 +263,7 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     if (!grads[0].defined()) {
-      return variable_list(9);
+      return variable_list(10);
     }
     const auto saved = ctx->get_saved_variables();
     const auto optional = [](const Tensor& t) {
@@ -239,7 +279,7 @@ struct BatchNorm : torch::autograd::Function<BatchNorm> {
     return {ctx->needs_input_grad(0) ? grad_x : Tensor(),
             ctx->saved_data["has_weight"].toBool() ? grad_weight : Tensor(),
             ctx->saved_data["has_bias"].toBool() ? grad_bias : Tensor(),
-            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
 
@@ -275,14 +315,21 @@ Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight) {
   return PointwiseConv2d::apply(x, weight);
 }
 
+Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
+                   const std::optional<Tensor>& bias1, const Tensor& weight2,
+                   const std::optional<Tensor>& bias2) {
+  return ChannelMlp::apply(avg, max, weight1, bias1, weight2, bias2);
+}
+
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
                                               bool training, double momentum, double eps,
-                                              bool relu) {
+                                              bool relu,
+                                              const std::optional<Tensor>& num_batches_tracked) {
   const auto outputs = BatchNorm::apply(x, weight, bias, running_mean, running_var, training,
-                                        momentum, eps, relu);
+                                        momentum, eps, relu, num_batches_tracked);
   return {outputs[0], outputs[1], outputs[2]};
 }
 

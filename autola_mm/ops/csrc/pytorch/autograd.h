@@ -20,11 +20,15 @@ Tensor channel_spatial_gate(const Tensor& x, const Tensor& channel_logits,
                             const Tensor& spatial_logits);
 Tensor same_conv2d(const Tensor& x, const Tensor& weight, int64_t dilation, int64_t groups);
 Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);
+Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
+                   const std::optional<Tensor>& bias1, const Tensor& weight2,
+                   const std::optional<Tensor>& bias2);
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
                                               bool training, double momentum, double eps,
-                                              bool relu);
+                                              bool relu,
+                                              const std::optional<Tensor>& num_batches_tracked);
 
 }  // namespace autola_mm::autograd

@@ -15,7 +15,10 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/_native_batch_norm_legit.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/mm.h>
 #include <ATen/ops/native_batch_norm_backward.h>
+#include <ATen/ops/relu.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/threshold_backward.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
@@ -402,7 +405,9 @@ Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,
 // backward then takes that output as relu_out). The CPU runs cpu::batch_norm;
 // other devices run ATen's kernels, which are fast there. Either way it
 // returns the output and the mean and 1 / std it normalised with (in
-// evaluation, those of the running statistics), in x's opmath dtype.
+// evaluation, those of the running statistics), in x's opmath dtype. Where
+// num_batches_tracked (nn.BatchNorm2d's counter) is given, training adds 1
+// to it.
 namespace {
 
 void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tensor>& weight,
@@ -457,7 +462,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& bias,
                                               Tensor& running_mean, Tensor& running_var,
                                               bool training, double momentum, double eps,
-                                              bool relu) {
+                                              bool relu,
+                                              const std::optional<Tensor>& num_batches_tracked) {
   const char* op = "autola_mm::batch_norm";
   check_batch_norm(op, x, weight, bias, running_mean, running_var);
   TORCH_CHECK_VALUE(!training || values_per_channel(x) != 1, op,
@@ -465,8 +471,29 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                     checks::text(x.sym_sizes()));
   TORCH_CHECK_VALUE(!training || eps > 0, op, ": eps must be positive when training, got ",
                     checks::text(eps));
+  const bool counts = num_batches_tracked.has_value() && num_batches_tracked->defined();
+  if (counts) {
+    const Tensor& counter = *num_batches_tracked;
+    TORCH_CHECK_VALUE(counter.dim() == 0 && counter.scalar_type() == at::kLong, op,
+                      ": num_batches_tracked must be a 0-dim int64 tensor, got a ",
+                      counter.scalar_type(), " tensor of shape ",
+                      checks::text(counter.sym_sizes()));
+    TORCH_CHECK_VALUE(counter.device() == x.device(), op,
+                      ": num_batches_tracked must be on x's device ", x.device().str(), ", got ",
+                      counter.device().str());
+  }
   if (x.is_meta()) {
     return {empty_like_input(x), empty_channel_vector(x), empty_channel_vector(x)};
+  }
+  if (training && counts) {
+    // nn.BatchNorm2d's counter of training batches, here rather than as an
+    // operator call of its own (on the CPU; other devices add on theirs).
+    Tensor counter = *num_batches_tracked;
+    if (counter.is_cpu()) {
+      ++*counter.mutable_data_ptr<int64_t>();
+    } else {
+      counter.add_(1);
+    }
   }
   if (x.numel() == 0) {
     // As torch's batch norm: an empty output, the running statistics unchanged.
@@ -535,6 +562,122 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
   return {grad_x, grad_weight.to(opmath), grad_bias.to(opmath)};
 }
 
+// The channel MLP of SE and CBAM: logits = fc2(relu(fc1(avg))), plus
+// fc2(relu(fc1(max))) where max is given, on pooled descriptors of shape
+// (N, C, 1, 1); fc1 is (weight1 (hidden, C), bias1 (hidden,)), fc2 is
+// (weight2 (C, hidden), bias2 (C,)), a bias None where the layer has none.
+// The CPU runs cpu::channel_mlp (one pass each way); other devices run
+// ATen's linear layers and ReLU. The backward returns the gradients of avg,
+// max (an empty tensor where max is None), weight1, bias1, weight2 and bias2
+// (those of absent biases too).
+namespace {
+
+void check_mlp_tensor(const char* op, const char* name, const Tensor& t, const Tensor& avg,
+                      c10::SymIntArrayRef expected, const char* layout) {
+  TORCH_CHECK_VALUE(t.scalar_type() == avg.scalar_type(), op, ": ", name,
+                    " must have avg's dtype ", avg.scalar_type(), ", got ", t.scalar_type());
+  TORCH_CHECK_VALUE(t.device() == avg.device(), op, ": ", name, " must be on avg's device ",
+                    avg.device().str(), ", got ", t.device().str());
+  TORCH_CHECK_VALUE(t.sym_sizes() == expected, op, ": ", name, " must have shape ", layout,
+                    " = ", checks::text(expected), ", got ", checks::text(t.sym_sizes()));
+}
+
+void check_channel_mlp(const char* op, const Tensor& avg, const std::optional<Tensor>& max,
+                       const Tensor& weight1, const std::optional<Tensor>& bias1,
+                       const Tensor& weight2) {
+  TORCH_CHECK_VALUE(avg.dim() == 4 && avg.sym_size(2) == 1 && avg.sym_size(3) == 1, op,
+                    ": avg must be a pooled descriptor of shape (N, C, 1, 1), got shape ",
+                    checks::text(avg.sym_sizes()));
+  TORCH_CHECK_VALUE(at::isFloatingType(avg.scalar_type()), op,
+                    ": avg must be a floating point tensor, got ", avg.scalar_type());
+  if (max.has_value() && max->defined()) {
+    check_mlp_tensor(op, "max", *max, avg, avg.sym_sizes(), "(N, C, 1, 1)");
+  }
+  TORCH_CHECK_VALUE(weight1.dim() == 2, op, ": weight1 must be 2-D (hidden, C), got shape ",
+                    checks::text(weight1.sym_sizes()));
+  const c10::SymInt hidden = weight1.sym_size(0);
+  const c10::SymInt channels = avg.sym_size(1);
+  check_mlp_tensor(op, "weight1", weight1, avg, {hidden, channels}, "(hidden, C)");
+  if (bias1.has_value() && bias1->defined()) {
+    check_mlp_tensor(op, "bias1", *bias1, avg, {hidden}, "(hidden,)");
+  }
+  check_mlp_tensor(op, "weight2", weight2, avg, {channels, hidden}, "(C, hidden)");
+}
+
+// fc2(relu(fc1(p))) of (N, C, 1, 1) descriptors, as (N, C), on ATen's kernels.
+Tensor aten_mlp_hidden(const Tensor& pooled, const Tensor& weight1,
+                       const std::optional<Tensor>& bias1) {
+  return at::relu(at::linear(pooled.flatten(1), weight1, bias1));
+}
+
+std::vector<Tensor> descriptors(const Tensor& avg, const std::optional<Tensor>& max) {
+  std::vector<Tensor> pooled = {avg};
+  if (max.has_value() && max->defined()) {
+    pooled.push_back(*max);
+  }
+  return pooled;
+}
+
+}  // namespace
+
+Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
+                   const std::optional<Tensor>& bias1, const Tensor& weight2,
+                   const std::optional<Tensor>& bias2) {
+  const char* op = "autola_mm::channel_mlp";
+  check_channel_mlp(op, avg, max, weight1, bias1, weight2);
+  if (bias2.has_value() && bias2->defined()) {
+    check_mlp_tensor(op, "bias2", *bias2, avg, {avg.sym_size(1)}, "(C,)");
+  }
+  if (avg.is_meta()) {
+    return empty_like_input(avg);
+  }
+  if (avg.is_cpu()) {
+    return cpu::channel_mlp(avg, max, weight1, bias1, weight2, bias2);
+  }
+  Tensor logits;
+  for (const Tensor& pooled : descriptors(avg, max)) {
+    Tensor term = at::linear(aten_mlp_hidden(pooled, weight1, bias1), weight2, bias2);
+    logits = logits.defined() ? logits + term : term;
+  }
+  return logits.view_symint(avg.sym_sizes());
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
+    const Tensor& grad, const Tensor& avg, const std::optional<Tensor>& max,
+    const Tensor& weight1, const std::optional<Tensor>& bias1, const Tensor& weight2) {
+  const char* op = "autola_mm::channel_mlp_backward";
+  check_channel_mlp(op, avg, max, weight1, bias1, weight2);
+  check_mlp_tensor(op, "grad", grad, avg, avg.sym_sizes(), "(N, C, 1, 1)");
+  const bool has_max = max.has_value() && max->defined();
+  if (avg.is_meta()) {
+    return {empty_like_input(avg), has_max ? empty_like_input(*max) : at::empty({0}, avg.options()),
+            empty_like_input(weight1), at::empty_symint({weight1.sym_size(0)}, avg.options()),
+            empty_like_input(weight2), at::empty_symint({weight2.sym_size(0)}, avg.options())};
+  }
+  if (avg.is_cpu()) {
+    return cpu::channel_mlp_backward(grad, avg, max, weight1, bias1, weight2);
+  }
+  const Tensor g = grad.flatten(1);
+  const Tensor grad_hidden = at::mm(g, weight2);
+  std::vector<Tensor> grad_pooled;
+  Tensor hidden_sum, grad_weight1, grad_bias1;
+  for (const Tensor& pooled : descriptors(avg, max)) {
+    const Tensor p = pooled.flatten(1);
+    const Tensor hidden = aten_mlp_hidden(pooled, weight1, bias1);
+    const Tensor grad_pre = at::threshold_backward(grad_hidden, hidden, 0);
+    grad_pooled.push_back(at::mm(grad_pre, weight1).view_symint(avg.sym_sizes()));
+    const Tensor weight_term = at::mm(grad_pre.t(), p);
+    const Tensor bias_term = grad_pre.sum(0);
+    hidden_sum = hidden_sum.defined() ? hidden_sum + hidden : hidden;
+    grad_weight1 = grad_weight1.defined() ? grad_weight1 + weight_term : weight_term;
+    grad_bias1 = grad_bias1.defined() ? grad_bias1 + bias_term : bias_term;
+  }
+  const Tensor grad_weight2 = at::mm(g.t(), hidden_sum);
+  const Tensor grad_bias2 = g.sum(0) * static_cast<double>(grad_pooled.size());
+  const Tensor grad_max = has_max ? grad_pooled[1] : at::empty({0}, avg.options());
+  return {grad_pooled[0], grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2};
+}
+
 #undef AUTOLA_MM_ON_DEVICE
 
 }  // namespace autola_mm
@@ -552,7 +695,11 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
      promote)                                                                                \
   OP(same_conv2d, "(Tensor x, Tensor weight, int dilation=1, int groups=1) -> Tensor",           \
      lower_precision_fp)                                                                     \
-  OP(pointwise_conv2d, "(Tensor x, Tensor weight) -> Tensor", lower_precision_fp)
+  OP(pointwise_conv2d, "(Tensor x, Tensor weight) -> Tensor", lower_precision_fp)             \
+  OP(channel_mlp,                                                                            \
+     "(Tensor avg, Tensor? max_, Tensor weight1, Tensor? bias1, Tensor weight2, "            \
+     "Tensor? bias2) -> Tensor",                                                             \
+     lower_precision_fp)
 
 // Batch norm: registered as the forward operators are, but without an
 // autocast kernel, so that it runs in its input's dtype under autocast, as
@@ -561,8 +708,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
 #define AUTOLA_MM_NORM_OPERATORS(OP)                                                         \
   OP(batch_norm,                                                                             \
      "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!) running_mean, "                    \
-     "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False) "   \
-     "-> (Tensor, Tensor, Tensor)")
+     "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False, "   \
+     "Tensor(c!)? num_batches_tracked=None) -> (Tensor, Tensor, Tensor)")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
@@ -594,6 +741,9 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
      "-> (Tensor, Tensor)")                                                                       \
   OP(pointwise_conv2d_backward_input, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")        \
   OP(pointwise_conv2d_backward_weight, "(Tensor grad, Tensor x, Tensor weight) -> Tensor")   \
+  OP(channel_mlp_backward,                                                                       \
+     "(Tensor grad, Tensor avg, Tensor? max_, Tensor weight1, Tensor? bias1, Tensor weight2) "   \
+     "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)")                                      \
   OP(batch_norm_backward,                                                                        \
      "(Tensor grad, Tensor x, Tensor? weight, Tensor? running_mean, Tensor? running_var, "       \
      "Tensor save_mean, Tensor save_invstd, bool training, float eps, "                          \

@@ -1,0 +1,274 @@
+// CPU kernels of channel_mlp: the channel MLP of SE and CBAM,
+// fc2(relu(fc1(p))), on one pooled descriptor or the sum over two (avg and
+// max through the same weights), and its gradient, each one operator call.
+// Autograd through torch's linear layers makes about seven calls each way
+// per descriptor (matrix products, bias sums, ReLU, the copies inside addmm),
+// on matrices of a few hundred elements at most in HOGA.
+//
+// Sums over images run in image order on one thread per output element, so
+// the results do not depend on the number of threads.
+#include <ATen/AccumulateType.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ops/empty.h>
+
+#include <vector>
+
+#include "../attention_core.h"
+#include "cpu_loops.h"
+
+namespace autola_mm::cpu {
+namespace {
+
+// The MLP's weights as raw rows, each bias null where the layer has none.
+template <typename scalar_t>
+struct MlpWeights {
+  const scalar_t* weight1;  // (hidden, channels)
+  const scalar_t* bias1;    // (hidden) or null
+  const scalar_t* weight2;  // (channels, hidden)
+  const scalar_t* bias2;    // (channels) or null
+  int64_t channels;
+  int64_t hidden;
+};
+
+template <typename scalar_t>
+const scalar_t* data_or_null(const std::optional<Tensor>& t) {
+  return t.has_value() && t->defined() ? t->const_data_ptr<scalar_t>() : nullptr;
+}
+
+// pre[j] = bias1[j] + sum_c weight1[j, c] * p[c], the hidden layer before its ReLU.
+template <typename scalar_t, typename acc_t>
+void hidden_layer(const MlpWeights<scalar_t>& mlp, const scalar_t* p, acc_t* pre) {
+  for (int64_t j = 0; j < mlp.hidden; ++j) {
+    const scalar_t* row = mlp.weight1 + j * mlp.channels;
+    acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < mlp.channels; ++c) {
+      sum += static_cast<acc_t>(row[c]) * p[c];
+    }
+    pre[j] = sum + (mlp.bias1 != nullptr ? static_cast<acc_t>(mlp.bias1[j]) : acc_t(0));
+  }
+}
+
+template <typename acc_t>
+acc_t relu(acc_t value) {
+  return value > 0 ? value : acc_t(0);
+}
+
+// logits[n] = sum over the descriptors d of fc2(relu(fc1(d[n]))).
+template <typename scalar_t>
+void channel_mlp_images(const MlpWeights<scalar_t>& mlp, const std::vector<const scalar_t*>& pooled,
+                        scalar_t* logits, int64_t images) {
+  using acc_t = at::acc_type<scalar_t, false>;
+  const int64_t work = static_cast<int64_t>(pooled.size()) * mlp.hidden * mlp.channels * 2;
+  parallel_for_vectorized(0, images, rows_per_task(work), [&](int64_t first, int64_t last) {
+    std::vector<acc_t> pre(mlp.hidden), hidden(mlp.hidden);
+    for (int64_t n = first; n < last; ++n) {
+      std::fill(hidden.begin(), hidden.end(), acc_t(0));
+      for (const scalar_t* p : pooled) {
+        hidden_layer(mlp, p + n * mlp.channels, pre.data());
+        for (int64_t j = 0; j < mlp.hidden; ++j) {
+          hidden[j] += relu(pre[j]);
+        }
+      }
+      const acc_t descriptors = static_cast<acc_t>(pooled.size());
+      for (int64_t c = 0; c < mlp.channels; ++c) {
+        const scalar_t* row = mlp.weight2 + c * mlp.hidden;
+        acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < mlp.hidden; ++j) {
+          sum += static_cast<acc_t>(row[j]) * hidden[j];
+        }
+        const acc_t bias = mlp.bias2 != nullptr ? descriptors * mlp.bias2[c] : acc_t(0);
+        logits[n * mlp.channels + c] = static_cast<scalar_t>(sum + bias);
+      }
+    }
+  });
+}
+
+// The gradients of channel_mlp_images. Per image (in parallel): the hidden
+// layer of each descriptor again, the gradient at its pre-activation
+// (grad_pre, kept for the weight gradients) and the descriptor's gradient.
+// Then per weight row (in parallel): the sums over images.
+template <typename scalar_t>
+void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t* grad,
+                                 const std::vector<const scalar_t*>& pooled,
+                                 const std::vector<scalar_t*>& grad_pooled, scalar_t* grad_weight1,
+                                 scalar_t* grad_bias1, scalar_t* grad_weight2,
+                                 scalar_t* grad_bias2, int64_t images) {
+  using acc_t = at::acc_type<scalar_t, false>;
+  const int64_t descriptors = static_cast<int64_t>(pooled.size());
+  const int64_t channels = mlp.channels;
+  const int64_t hidden = mlp.hidden;
+  // (descriptor, image, hidden unit): the pre-activations' gradients, and
+  // the hidden activations summed over the descriptors.
+  std::vector<acc_t> grad_pre(descriptors * images * hidden);
+  std::vector<acc_t> hidden_sum(images * hidden);
+  const int64_t work = descriptors * hidden * channels * 3;
+  parallel_for_vectorized(0, images, rows_per_task(work), [&](int64_t first, int64_t last) {
+    std::vector<acc_t> pre(hidden), grad_hidden(hidden), row_sum(channels);
+    for (int64_t n = first; n < last; ++n) {
+      const scalar_t* g = grad + n * channels;
+      std::fill(grad_hidden.begin(), grad_hidden.end(), acc_t(0));
+      for (int64_t c = 0; c < channels; ++c) {
+        const scalar_t* row = mlp.weight2 + c * hidden;
+        const acc_t g_c = g[c];
+#pragma omp simd
+        for (int64_t j = 0; j < hidden; ++j) {
+          grad_hidden[j] += g_c * row[j];
+        }
+      }
+      acc_t* sum = hidden_sum.data() + n * hidden;
+      std::fill(sum, sum + hidden, acc_t(0));
+      for (int64_t d = 0; d < descriptors; ++d) {
+        hidden_layer(mlp, pooled[d] + n * channels, pre.data());
+        acc_t* grad_pre_row = grad_pre.data() + (d * images + n) * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          sum[j] += relu(pre[j]);
+          grad_pre_row[j] = pre[j] > 0 ? grad_hidden[j] : acc_t(0);
+        }
+        std::fill(row_sum.begin(), row_sum.end(), acc_t(0));
+        for (int64_t j = 0; j < hidden; ++j) {
+          const scalar_t* row = mlp.weight1 + j * channels;
+          const acc_t g_j = grad_pre_row[j];
+#pragma omp simd
+          for (int64_t c = 0; c < channels; ++c) {
+            row_sum[c] += g_j * row[c];
+          }
+        }
+        scalar_t* out = grad_pooled[d] + n * channels;
+        for (int64_t c = 0; c < channels; ++c) {
+          out[c] = static_cast<scalar_t>(row_sum[c]);
+        }
+      }
+    }
+  });
+  // fc2: grad_weight2[c, j] = sum_n grad[n, c] * hidden_sum[n, j];
+  // grad_bias2[c] = descriptors * sum_n grad[n, c].
+  parallel_for_vectorized(0, channels, rows_per_task(images * (hidden + 1)),
+                          [&](int64_t first, int64_t last) {
+    std::vector<acc_t> row(hidden);
+    for (int64_t c = first; c < last; ++c) {
+      std::fill(row.begin(), row.end(), acc_t(0));
+      acc_t bias = 0;
+      for (int64_t n = 0; n < images; ++n) {
+        const acc_t g = grad[n * channels + c];
+        const acc_t* h = hidden_sum.data() + n * hidden;
+        bias += g;
+#pragma omp simd
+        for (int64_t j = 0; j < hidden; ++j) {
+          row[j] += g * h[j];
+        }
+      }
+      for (int64_t j = 0; j < hidden; ++j) {
+        grad_weight2[c * hidden + j] = static_cast<scalar_t>(row[j]);
+      }
+      grad_bias2[c] = static_cast<scalar_t>(static_cast<acc_t>(descriptors) * bias);
+    }
+  });
+  // fc1: grad_weight1[j, c] = sum_d sum_n grad_pre[d, n, j] * pooled[d][n, c];
+  // grad_bias1[j] = sum_d sum_n grad_pre[d, n, j].
+  parallel_for_vectorized(0, hidden, rows_per_task(descriptors * images * (channels + 1)),
+                          [&](int64_t first, int64_t last) {
+    std::vector<acc_t> row(channels);
+    for (int64_t j = first; j < last; ++j) {
+      std::fill(row.begin(), row.end(), acc_t(0));
+      acc_t bias = 0;
+      for (int64_t d = 0; d < descriptors; ++d) {
+        for (int64_t n = 0; n < images; ++n) {
+          const acc_t g = grad_pre[(d * images + n) * hidden + j];
+          const scalar_t* p = pooled[d] + n * channels;
+          bias += g;
+#pragma omp simd
+          for (int64_t c = 0; c < channels; ++c) {
+            row[c] += g * p[c];
+          }
+        }
+      }
+      for (int64_t c = 0; c < channels; ++c) {
+        grad_weight1[j * channels + c] = static_cast<scalar_t>(row[c]);
+      }
+      grad_bias1[j] = static_cast<scalar_t>(bias);
+    }
+  });
+}
+
+template <typename scalar_t>
+MlpWeights<scalar_t> mlp_weights(const Tensor& weight1, const std::optional<Tensor>& bias1,
+                                 const Tensor& weight2, const std::optional<Tensor>& bias2) {
+  return {weight1.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(bias1),
+          weight2.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(bias2), weight1.size(1),
+          weight1.size(0)};
+}
+
+std::optional<Tensor> contiguous_or_none(const std::optional<Tensor>& t) {
+  return t.has_value() && t->defined() ? std::optional<Tensor>(t->contiguous()) : std::nullopt;
+}
+
+// The descriptors as contiguous tensors: avg, then max where given.
+std::vector<Tensor> descriptors_of(const Tensor& avg, const std::optional<Tensor>& max) {
+  std::vector<Tensor> pooled = {avg.contiguous()};
+  if (max.has_value() && max->defined()) {
+    pooled.push_back(max->contiguous());
+  }
+  return pooled;
+}
+
+template <typename scalar_t>
+std::vector<const scalar_t*> data_of(const std::vector<Tensor>& tensors) {
+  std::vector<const scalar_t*> data;
+  for (const Tensor& t : tensors) {
+    data.push_back(t.const_data_ptr<scalar_t>());
+  }
+  return data;
+}
+
+}  // namespace
+
+Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
+                   const std::optional<Tensor>& bias1, const Tensor& weight2,
+                   const std::optional<Tensor>& bias2) {
+  const std::vector<Tensor> pooled = descriptors_of(avg, max);
+  const Tensor w1 = weight1.contiguous();
+  const Tensor w2 = weight2.contiguous();
+  const auto b1 = contiguous_or_none(bias1);
+  const auto b2 = contiguous_or_none(bias2);
+  Tensor logits = at::empty(avg.sizes(), avg.options());
+  AT_DISPATCH_FLOATING_TYPES(avg.scalar_type(), "channel_mlp_cpu", [&] {
+    channel_mlp_images(mlp_weights<scalar_t>(w1, b1, w2, b2), data_of<scalar_t>(pooled),
+                       logits.mutable_data_ptr<scalar_t>(), avg.size(0));
+  });
+  return logits;
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
+    const Tensor& grad, const Tensor& avg, const std::optional<Tensor>& max,
+    const Tensor& weight1, const std::optional<Tensor>& bias1, const Tensor& weight2) {
+  const std::vector<Tensor> pooled = descriptors_of(avg, max);
+  const Tensor g = grad.contiguous();
+  const Tensor w1 = weight1.contiguous();
+  const Tensor w2 = weight2.contiguous();
+  const auto b1 = contiguous_or_none(bias1);
+  std::vector<Tensor> grad_pooled;
+  for (const Tensor& p : pooled) {
+    grad_pooled.push_back(at::empty(p.sizes(), p.options()));
+  }
+  Tensor grad_weight1 = at::empty(w1.sizes(), w1.options());
+  Tensor grad_bias1 = at::empty({w1.size(0)}, w1.options());
+  Tensor grad_weight2 = at::empty(w2.sizes(), w2.options());
+  Tensor grad_bias2 = at::empty({w2.size(0)}, w2.options());
+  AT_DISPATCH_FLOATING_TYPES(avg.scalar_type(), "channel_mlp_backward_cpu", [&] {
+    std::vector<scalar_t*> grad_pooled_data;
+    for (Tensor& t : grad_pooled) {
+      grad_pooled_data.push_back(t.mutable_data_ptr<scalar_t>());
+    }
+    channel_mlp_backward_images(
+        mlp_weights<scalar_t>(w1, b1, w2, std::nullopt), g.const_data_ptr<scalar_t>(),
+        data_of<scalar_t>(pooled), grad_pooled_data, grad_weight1.mutable_data_ptr<scalar_t>(),
+        grad_bias1.mutable_data_ptr<scalar_t>(), grad_weight2.mutable_data_ptr<scalar_t>(),
+        grad_bias2.mutable_data_ptr<scalar_t>(), avg.size(0));
+  });
+  Tensor grad_max = grad_pooled.size() > 1 ? grad_pooled[1] : at::empty({0}, avg.options());
+  return {grad_pooled[0], grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2};
+}
+
+}  // namespace autola_mm::cpu
