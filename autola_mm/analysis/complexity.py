@@ -10,9 +10,10 @@ library builds the model. ``tools/analysis/get_flops.py`` is its command line.
 Convention: one FLOP is one multiply-add for convolutions and linear layers
 (mmengine's); an element-wise operation (add, multiply, sigmoid) counts one
 per output element, a reduction (mean, max) one per input element (a sum of n
-terms n - 1 per output), a max pooling one per window element of every output. Each ``autola_mm::*`` op
-counts what its reference implementation (``autola_mm/ops/reference.py``)
-counts, so the total does not depend on whether the compiled ops are built.
+terms n - 1 per output), a max pooling one per window element of every
+output. Each ``autola_mm::*`` op counts what its reference implementation
+(``autola_mm/ops/reference.py``) counts, so the total does not depend on
+whether the compiled ops are built.
 Whatever remains uncounted is listed under the table. The weights and the
 input are drawn with a fixed seed: a two-stage detector's count depends on
 how many proposals survive NMS.

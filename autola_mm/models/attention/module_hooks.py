@@ -1,4 +1,4 @@
-"""Whether modules have hooks of their own: a fused operator that stands in for them would skip those."""
+"""Whether modules have hooks of their own, which a fused operator standing in for them skips."""
 from torch import nn
 
 

@@ -56,8 +56,9 @@ acc_t relu(acc_t value) {
 
 // logits[n] = sum over the descriptors d of fc2(relu(fc1(d[n]))).
 template <typename scalar_t>
-void channel_mlp_images(const MlpWeights<scalar_t>& mlp, const std::vector<const scalar_t*>& pooled,
-                        scalar_t* logits, int64_t images) {
+void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
+                        const std::vector<const scalar_t*>& pooled, scalar_t* logits,
+                        int64_t images) {
   using acc_t = at::acc_type<scalar_t, false>;
   const int64_t work = static_cast<int64_t>(pooled.size()) * mlp.hidden * mlp.channels * 2;
   parallel_for_vectorized(0, images, rows_per_task(work), [&](int64_t first, int64_t last) {
