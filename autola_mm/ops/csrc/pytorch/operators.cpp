@@ -18,8 +18,8 @@
 #include <ATen/ops/linear.h>
 #include <ATen/ops/mm.h>
 #include <ATen/ops/native_batch_norm_backward.h>
-#include <ATen/ops/relu.h>
 #include <ATen/ops/ones.h>
+#include <ATen/ops/relu.h>
 #include <ATen/ops/threshold_backward.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/library.h>
@@ -604,7 +604,7 @@ void check_channel_mlp(const char* op, const Tensor& avg, const std::optional<Te
   check_mlp_tensor(op, "weight2", weight2, avg, {channels, hidden}, "(C, hidden)");
 }
 
-// fc2(relu(fc1(p))) of (N, C, 1, 1) descriptors, as (N, C), on ATen's kernels.
+// relu(fc1(p)) of (N, C, 1, 1) descriptors, as (N, hidden), on ATen's kernels.
 Tensor aten_mlp_hidden(const Tensor& pooled, const Tensor& weight1,
                        const std::optional<Tensor>& bias1) {
   return at::relu(at::linear(pooled.flatten(1), weight1, bias1));

@@ -86,6 +86,30 @@ void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
   });
 }
 
+// One row of a linear layer's weight gradient, sum_i coefficient(i) * input(i)
+// over `terms` terms in order, written to weight_row (row.size() values);
+// returns sum_i coefficient(i), the row's bias gradient.
+template <typename acc_t, typename scalar_t, typename Coefficient, typename Input>
+acc_t weight_gradient_row(int64_t terms, const Coefficient& coefficient, const Input& input,
+                          std::vector<acc_t>& row, scalar_t* weight_row) {
+  const int64_t length = static_cast<int64_t>(row.size());
+  std::fill(row.begin(), row.end(), acc_t(0));
+  acc_t bias = 0;
+  for (int64_t i = 0; i < terms; ++i) {
+    const acc_t g = coefficient(i);
+    const auto* values = input(i);
+    bias += g;
+#pragma omp simd
+    for (int64_t k = 0; k < length; ++k) {
+      row[k] += g * values[k];
+    }
+  }
+  for (int64_t k = 0; k < length; ++k) {
+    weight_row[k] = static_cast<scalar_t>(row[k]);
+  }
+  return bias;
+}
+
 // The gradients of channel_mlp_images. Per image (in parallel): the hidden
 // layer of each descriptor again, the gradient at its pre-activation
 // (grad_pre, kept for the weight gradients) and the descriptor's gradient.
@@ -149,45 +173,24 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(hidden);
     for (int64_t c = first; c < last; ++c) {
-      std::fill(row.begin(), row.end(), acc_t(0));
-      acc_t bias = 0;
-      for (int64_t n = 0; n < images; ++n) {
-        const acc_t g = grad[n * channels + c];
-        const acc_t* h = hidden_sum.data() + n * hidden;
-        bias += g;
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          row[j] += g * h[j];
-        }
-      }
-      for (int64_t j = 0; j < hidden; ++j) {
-        grad_weight2[c * hidden + j] = static_cast<scalar_t>(row[j]);
-      }
+      const acc_t bias = weight_gradient_row(
+          images, [&](int64_t n) { return acc_t(grad[n * channels + c]); },
+          [&](int64_t n) { return hidden_sum.data() + n * hidden; }, row,
+          grad_weight2 + c * hidden);
       grad_bias2[c] = static_cast<scalar_t>(static_cast<acc_t>(descriptors) * bias);
     }
   });
   // fc1: grad_weight1[j, c] = sum_d sum_n grad_pre[d, n, j] * pooled[d][n, c];
-  // grad_bias1[j] = sum_d sum_n grad_pre[d, n, j].
+  // grad_bias1[j] = sum_d sum_n grad_pre[d, n, j]. Term i is image i % images
+  // of descriptor i / images.
   parallel_for_vectorized(0, hidden, rows_per_task(descriptors * images * (channels + 1)),
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(channels);
     for (int64_t j = first; j < last; ++j) {
-      std::fill(row.begin(), row.end(), acc_t(0));
-      acc_t bias = 0;
-      for (int64_t d = 0; d < descriptors; ++d) {
-        for (int64_t n = 0; n < images; ++n) {
-          const acc_t g = grad_pre[(d * images + n) * hidden + j];
-          const scalar_t* p = pooled[d] + n * channels;
-          bias += g;
-#pragma omp simd
-          for (int64_t c = 0; c < channels; ++c) {
-            row[c] += g * p[c];
-          }
-        }
-      }
-      for (int64_t c = 0; c < channels; ++c) {
-        grad_weight1[j * channels + c] = static_cast<scalar_t>(row[c]);
-      }
+      const acc_t bias = weight_gradient_row(
+          descriptors * images, [&](int64_t i) { return grad_pre[i * hidden + j]; },
+          [&](int64_t i) { return pooled[i / images] + (i % images) * channels; }, row,
+          grad_weight1 + j * channels);
       grad_bias1[j] = static_cast<scalar_t>(bias);
     }
   });
