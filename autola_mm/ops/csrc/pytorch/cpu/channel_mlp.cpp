@@ -86,28 +86,35 @@ void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
   });
 }
 
-// One row of a linear layer's weight gradient, sum_i coefficient(i) * input(i)
-// over `terms` terms in order, written to weight_row (row.size() values);
-// returns sum_i coefficient(i), the row's bias gradient.
-template <typename acc_t, typename scalar_t, typename Coefficient, typename Input>
-acc_t weight_gradient_row(int64_t terms, const Coefficient& coefficient, const Input& input,
-                          std::vector<acc_t>& row, scalar_t* weight_row) {
+// row = sum_i coefficient(i) * input(i), each input(i) a row of row.size()
+// values, over `terms` terms in order; returns sum_i coefficient(i). Every
+// product of the backward pass has this form: the hidden layer's gradient
+// (grad times the rows of fc2's weight), a descriptor's (grad_pre times the
+// rows of fc1's weight), and a row of a weight gradient with its bias
+// gradient (one term per image and descriptor).
+template <typename acc_t, typename Coefficient, typename Input>
+acc_t weighted_rows(int64_t terms, const Coefficient& coefficient, const Input& input,
+                    std::vector<acc_t>& row) {
   const int64_t length = static_cast<int64_t>(row.size());
   std::fill(row.begin(), row.end(), acc_t(0));
-  acc_t bias = 0;
+  acc_t total = 0;
   for (int64_t i = 0; i < terms; ++i) {
     const acc_t g = coefficient(i);
     const auto* values = input(i);
-    bias += g;
+    total += g;
 #pragma omp simd
     for (int64_t k = 0; k < length; ++k) {
       row[k] += g * values[k];
     }
   }
-  for (int64_t k = 0; k < length; ++k) {
-    weight_row[k] = static_cast<scalar_t>(row[k]);
+  return total;
+}
+
+template <typename acc_t, typename scalar_t>
+void store(const std::vector<acc_t>& row, scalar_t* out) {
+  for (size_t k = 0; k < row.size(); ++k) {
+    out[k] = static_cast<scalar_t>(row[k]);
   }
-  return bias;
 }
 
 // The gradients of channel_mlp_images. Per image (in parallel): the hidden
@@ -133,15 +140,9 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
     std::vector<acc_t> pre(hidden), grad_hidden(hidden), row_sum(channels);
     for (int64_t n = first; n < last; ++n) {
       const scalar_t* g = grad + n * channels;
-      std::fill(grad_hidden.begin(), grad_hidden.end(), acc_t(0));
-      for (int64_t c = 0; c < channels; ++c) {
-        const scalar_t* row = mlp.weight2 + c * hidden;
-        const acc_t g_c = g[c];
-#pragma omp simd
-        for (int64_t j = 0; j < hidden; ++j) {
-          grad_hidden[j] += g_c * row[j];
-        }
-      }
+      weighted_rows(
+          channels, [&](int64_t c) { return acc_t(g[c]); },
+          [&](int64_t c) { return mlp.weight2 + c * hidden; }, grad_hidden);
       acc_t* sum = hidden_sum.data() + n * hidden;
       std::fill(sum, sum + hidden, acc_t(0));
       for (int64_t d = 0; d < descriptors; ++d) {
@@ -151,19 +152,10 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
           sum[j] += relu(pre[j]);
           grad_pre_row[j] = pre[j] > 0 ? grad_hidden[j] : acc_t(0);
         }
-        std::fill(row_sum.begin(), row_sum.end(), acc_t(0));
-        for (int64_t j = 0; j < hidden; ++j) {
-          const scalar_t* row = mlp.weight1 + j * channels;
-          const acc_t g_j = grad_pre_row[j];
-#pragma omp simd
-          for (int64_t c = 0; c < channels; ++c) {
-            row_sum[c] += g_j * row[c];
-          }
-        }
-        scalar_t* out = grad_pooled[d] + n * channels;
-        for (int64_t c = 0; c < channels; ++c) {
-          out[c] = static_cast<scalar_t>(row_sum[c]);
-        }
+        weighted_rows(
+            hidden, [&](int64_t j) { return grad_pre_row[j]; },
+            [&](int64_t j) { return mlp.weight1 + j * channels; }, row_sum);
+        store(row_sum, grad_pooled[d] + n * channels);
       }
     }
   });
@@ -173,10 +165,10 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(hidden);
     for (int64_t c = first; c < last; ++c) {
-      const acc_t bias = weight_gradient_row(
+      const acc_t bias = weighted_rows(
           images, [&](int64_t n) { return acc_t(grad[n * channels + c]); },
-          [&](int64_t n) { return hidden_sum.data() + n * hidden; }, row,
-          grad_weight2 + c * hidden);
+          [&](int64_t n) { return hidden_sum.data() + n * hidden; }, row);
+      store(row, grad_weight2 + c * hidden);
       grad_bias2[c] = static_cast<scalar_t>(static_cast<acc_t>(descriptors) * bias);
     }
   });
@@ -187,10 +179,10 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(channels);
     for (int64_t j = first; j < last; ++j) {
-      const acc_t bias = weight_gradient_row(
+      const acc_t bias = weighted_rows(
           descriptors * images, [&](int64_t i) { return grad_pre[i * hidden + j]; },
-          [&](int64_t i) { return pooled[i / images] + (i % images) * channels; }, row,
-          grad_weight1 + j * channels);
+          [&](int64_t i) { return pooled[i / images] + (i % images) * channels; }, row);
+      store(row, grad_weight1 + j * channels);
       grad_bias1[j] = static_cast<scalar_t>(bias);
     }
   });
