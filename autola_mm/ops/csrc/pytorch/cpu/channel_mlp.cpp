@@ -35,16 +35,22 @@ const scalar_t* data_or_null(const std::optional<Tensor>& t) {
   return t.has_value() && t->defined() ? t->const_data_ptr<scalar_t>() : nullptr;
 }
 
+// sum_k row[k] * values[k] over `length` values, in acc_t.
+template <typename acc_t, typename scalar_t, typename value_t>
+acc_t dot(const scalar_t* row, const value_t* values, int64_t length) {
+  acc_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t k = 0; k < length; ++k) {
+    sum += static_cast<acc_t>(row[k]) * values[k];
+  }
+  return sum;
+}
+
 // pre[j] = bias1[j] + sum_c weight1[j, c] * p[c], the hidden layer before its ReLU.
 template <typename scalar_t, typename acc_t>
 void hidden_layer(const MlpWeights<scalar_t>& mlp, const scalar_t* p, acc_t* pre) {
   for (int64_t j = 0; j < mlp.hidden; ++j) {
-    const scalar_t* row = mlp.weight1 + j * mlp.channels;
-    acc_t sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < mlp.channels; ++c) {
-      sum += static_cast<acc_t>(row[c]) * p[c];
-    }
+    const acc_t sum = dot<acc_t>(mlp.weight1 + j * mlp.channels, p, mlp.channels);
     pre[j] = sum + (mlp.bias1 != nullptr ? static_cast<acc_t>(mlp.bias1[j]) : acc_t(0));
   }
 }
@@ -73,12 +79,7 @@ void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
       }
       const acc_t descriptors = static_cast<acc_t>(pooled.size());
       for (int64_t c = 0; c < mlp.channels; ++c) {
-        const scalar_t* row = mlp.weight2 + c * mlp.hidden;
-        acc_t sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < mlp.hidden; ++j) {
-          sum += static_cast<acc_t>(row[j]) * hidden[j];
-        }
+        const acc_t sum = dot<acc_t>(mlp.weight2 + c * mlp.hidden, hidden.data(), mlp.hidden);
         const acc_t bias = mlp.bias2 != nullptr ? descriptors * mlp.bias2[c] : acc_t(0);
         logits[n * mlp.channels + c] = static_cast<scalar_t>(sum + bias);
       }
