@@ -336,11 +336,10 @@ def channel_mlp_grad_np(avg, max_, weight1, bias1, weight2, grad):
         grad_weight1 = grad_weight1 + grad_pre.T @ as_np(pooled)[:, :, 0, 0]
         grad_bias1 = grad_bias1 + grad_pre.sum(axis=0)
         hidden_sum = hidden_sum + hidden
-    grad_weight2 = g.T @ np.broadcast_to(hidden_sum, (g.shape[0], w1.shape[0]))
+    grad_weight2 = g.T @ hidden_sum
     grad_bias2 = len(descriptors) * g.sum(axis=0)
     grad_max = grad_pooled[1] if max_ is not None else None
-    return (grad_pooled[0], grad_max, np.broadcast_to(grad_weight1, w1.shape),
-            np.broadcast_to(grad_bias1, w1.shape[:1]), grad_weight2, grad_bias2)
+    return grad_pooled[0], grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2
 
 
 def grads_of(outputs, inputs, grads):
