@@ -3,14 +3,14 @@ import pytest
 import torch
 import torch._dynamo.testing
 
-FORWARD_OPERATORS = ('channel_stats', 'gated_spatial_stats', 'channel_spatial_gate',
+FORWARD_OPERATORS = ('channel_stats', 'channel_mlp', 'gated_spatial_stats', 'channel_spatial_gate',
                      'sigmoid_gate', 'spatial_stats', 'same_conv2d', 'pointwise_conv2d')
 
 
-def attention_core(ops, x, weight, depthwise, pointwise):
-    """A CBAM-like composition of every function of the path but the two patterns."""
+def attention_core(ops, x, weight, depthwise, pointwise, mlp):
+    """A CBAM-like composition of every function of the path but the two patterns and the BN."""
     avg, max_ = ops.channel_stats(x)
-    channel_logits = (avg + max_) * weight
+    channel_logits = ops.channel_mlp(avg, max_, *mlp) * weight
     pooled = ops.gated_spatial_stats(x, channel_logits)
     spatial_logits = pooled.sum(1, keepdim=True) - ops.spatial_stats(x)[:, :1]
     out = ops.channel_spatial_gate(x, channel_logits, spatial_logits)
@@ -26,11 +26,13 @@ def test_compile_matches_eager_without_graph_breaks(one_thread, ops, dynamic):
     gen = torch.Generator().manual_seed(0)
     weight, depthwise, pointwise = (torch.randn(shape, generator=gen)
                                     for shape in [(1, 3, 1, 1), (3, 1, 3, 3), (3, 3, 1, 1)])
+    # A hidden width of 8, unlike every size of x, so that duck sizing ties none to it.
+    mlp = tuple(torch.randn(shape, generator=gen) for shape in [(8, 3), (8, ), (3, 8), (3, )])
     for shape in [(2, 3, 5, 6), (3, 3, 4, 7)]:
         x = torch.randn(shape, generator=gen, requires_grad=True)
         x_eager = x.detach().clone().requires_grad_()
-        out = compiled(ops, x, weight, depthwise, pointwise)
-        expected = attention_core(ops, x_eager, weight, depthwise, pointwise)
+        out = compiled(ops, x, weight, depthwise, pointwise, mlp)
+        expected = attention_core(ops, x_eager, weight, depthwise, pointwise, mlp)
         torch.testing.assert_close(out, expected)
         grad = torch.randn(shape, generator=gen)
         out.backward(grad)
