@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
+from .input_check import check_feature_map
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType, build_norm
 from .same_conv import SameConv2d
 from .weight_init import init_attention_weights
@@ -93,5 +94,6 @@ class CBAM(nn.Module):
         Returns:
             Tensor: ``x * sigmoid(channel) * sigmoid(spatial)``, (N, C, H, W).
         """
+        check_feature_map(x, self.in_channels)
         return ops_for(x).cbam_attention(x, self.channel_logits, self.spatial_logits,
                                          tuple(self.parameters()))

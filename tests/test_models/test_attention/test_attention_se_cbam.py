@@ -69,6 +69,13 @@ def test_se_rejects_a_map_of_other_channels(channels):
         se(torch.randn(2, 3, 5, 5))
 
 
+def test_cbam_rejects_a_map_of_other_channels():
+    cbam = CBAM(64)
+    with pytest.raises(ValueError, match=r'input of shape \(2, 3, 5, 5\): expected '
+                       r'\(N, 64, H, W\)'):
+        cbam(torch.randn(2, 3, 5, 5))
+
+
 @pytest.mark.parametrize('channels,ratio,minimum,expected', [
     (4, 1 / 8, 0, 0), (4, 1 / 8, 1, 1), (64, 1 / 8, 0, 8), (9, 1 / 3, 0, 3), (30, 1 / 4, 0, 7),
     (2048, 1 / 16, 0, 128), (16, 1, 0, 16)

@@ -18,6 +18,7 @@
 #include "../attention_core.h"
 #include "../new_output.h"
 #include "cpu_loops.h"
+#include "optional_tensors.h"
 
 namespace autola_mm::cpu {
 namespace {
@@ -179,16 +180,6 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
       }
     }
   });
-}
-
-// A contiguous copy of an optional per-channel vector; undefined for none.
-Tensor contiguous_or_undefined(const std::optional<Tensor>& t) {
-  return t.has_value() && t->defined() ? t->contiguous() : Tensor();
-}
-
-template <typename scalar_t>
-const scalar_t* data_or_null(const Tensor& t) {
-  return t.defined() ? t.const_data_ptr<scalar_t>() : nullptr;
 }
 
 }  // namespace

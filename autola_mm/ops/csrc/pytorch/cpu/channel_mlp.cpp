@@ -15,6 +15,7 @@
 
 #include "../attention_core.h"
 #include "cpu_loops.h"
+#include "optional_tensors.h"
 
 namespace autola_mm::cpu {
 namespace {
@@ -29,11 +30,6 @@ struct MlpWeights {
   int64_t channels;
   int64_t hidden;
 };
-
-template <typename scalar_t>
-const scalar_t* data_or_null(const std::optional<Tensor>& t) {
-  return t.has_value() && t->defined() ? t->const_data_ptr<scalar_t>() : nullptr;
-}
 
 // sum_k row[k] * values[k] over `length` values, in acc_t.
 template <typename acc_t, typename scalar_t, typename value_t>
@@ -189,16 +185,13 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
   });
 }
 
+// The weights of contiguous tensors; a bias undefined where the layer has none.
 template <typename scalar_t>
-MlpWeights<scalar_t> mlp_weights(const Tensor& weight1, const std::optional<Tensor>& bias1,
-                                 const Tensor& weight2, const std::optional<Tensor>& bias2) {
+MlpWeights<scalar_t> mlp_weights(const Tensor& weight1, const Tensor& bias1,
+                                 const Tensor& weight2, const Tensor& bias2) {
   return {weight1.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(bias1),
           weight2.const_data_ptr<scalar_t>(), data_or_null<scalar_t>(bias2), weight1.size(1),
           weight1.size(0)};
-}
-
-std::optional<Tensor> contiguous_or_none(const std::optional<Tensor>& t) {
-  return t.has_value() && t->defined() ? std::optional<Tensor>(t->contiguous()) : std::nullopt;
 }
 
 // The descriptors as contiguous tensors: avg, then max where given.
@@ -227,8 +220,8 @@ Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Te
   const std::vector<Tensor> pooled = descriptors_of(avg, max);
   const Tensor w1 = weight1.contiguous();
   const Tensor w2 = weight2.contiguous();
-  const auto b1 = contiguous_or_none(bias1);
-  const auto b2 = contiguous_or_none(bias2);
+  const auto b1 = contiguous_or_undefined(bias1);
+  const auto b2 = contiguous_or_undefined(bias2);
   Tensor logits = at::empty(avg.sizes(), avg.options());
   AT_DISPATCH_FLOATING_TYPES(avg.scalar_type(), "channel_mlp_cpu", [&] {
     channel_mlp_images(mlp_weights<scalar_t>(w1, b1, w2, b2), data_of<scalar_t>(pooled),
@@ -244,7 +237,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
   const Tensor g = grad.contiguous();
   const Tensor w1 = weight1.contiguous();
   const Tensor w2 = weight2.contiguous();
-  const auto b1 = contiguous_or_none(bias1);
+  const auto b1 = contiguous_or_undefined(bias1);
   std::vector<Tensor> grad_pooled;
   for (const Tensor& p : pooled) {
     grad_pooled.push_back(at::empty(p.sizes(), p.options()));
@@ -259,7 +252,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
       grad_pooled_data.push_back(t.mutable_data_ptr<scalar_t>());
     }
     channel_mlp_backward_images(
-        mlp_weights<scalar_t>(w1, b1, w2, std::nullopt), g.const_data_ptr<scalar_t>(),
+        mlp_weights<scalar_t>(w1, b1, w2, Tensor()), g.const_data_ptr<scalar_t>(),
         data_of<scalar_t>(pooled), grad_pooled_data, grad_weight1.mutable_data_ptr<scalar_t>(),
         grad_bias1.mutable_data_ptr<scalar_t>(), grad_weight2.mutable_data_ptr<scalar_t>(),
         grad_bias2.mutable_data_ptr<scalar_t>(), avg.size(0));
