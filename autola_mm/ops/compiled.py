@@ -73,6 +73,28 @@ def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tens
     return _ChannelAttention.apply(x, channel_logits, *parameters)
 
 
+def channel_mlp_attention(x: Tensor,
+                          weight1: Tensor,
+                          bias1: Optional[Tensor],
+                          weight2: Tensor,
+                          bias2: Optional[Tensor],
+                          with_max_pool: bool = False) -> Tensor:
+    """SE's pattern with a ReLU channel MLP: see :func:`autola_mm.ops.reference.channel_mlp_attention`.
+
+    One operator, whose autograd formula (C++) runs :class:`_ChannelAttention`'s
+    two-pass backward without its Python frames and nested graph. Under
+    autocast the MLP computes in another dtype than the pool and the gate;
+    :func:`channel_attention` composes the operators there, as for any logit
+    network.
+    """
+    if not torch.is_autocast_enabled(x.device.type):
+        return _ops.channel_mlp_attention(x, weight1, bias1, weight2, bias2, with_max_pool)
+    parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
+    return channel_attention(
+        x, lambda avg, max_: channel_mlp(avg, max_ if with_max_pool else None, weight1, bias1,
+                                         weight2, bias2).to(avg.dtype), parameters)
+
+
 def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
                    spatial_logits: Callable[[Tensor], Tensor],
                    parameters: Sequence[Tensor] = ()) -> Tensor:

@@ -240,6 +240,35 @@ def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tens
     return sigmoid_gate(x, channel_logits(*channel_stats(x)))
 
 
+def channel_mlp_attention(x: Tensor,
+                          weight1: Tensor,
+                          bias1: Optional[Tensor],
+                          weight2: Tensor,
+                          bias2: Optional[Tensor],
+                          with_max_pool: bool = False) -> Tensor:
+    """SE's pattern with a ReLU channel MLP: :func:`channel_attention` of :func:`channel_mlp`.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W), H * W > 0.
+        weight1 (Tensor): fc1's weight, (hidden, C), hidden > 0.
+        bias1 (Tensor, optional): fc1's bias, (hidden, ); None for none.
+        weight2 (Tensor): fc2's weight, (C, hidden).
+        bias2 (Tensor, optional): fc2's bias, (C, ); None for none.
+        with_max_pool (bool): Also pass the max-pooled descriptor through
+            the MLP and add its logits (``SE_A_M``). Default: False.
+
+    Returns:
+        Tensor: ``x * sigmoid(MLP(avg) [+ MLP(max)])``, shape (N, C, H, W);
+        the logits in ``x``'s dtype (under autocast the MLP may compute in
+        lower precision).
+    """
+    _check('channel_mlp_attention', x, weight1, bias1, weight2, bias2, with_max_pool)
+    parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
+    return channel_attention(
+        x, lambda avg, max_: channel_mlp(avg, max_ if with_max_pool else None, weight1, bias1,
+                                         weight2, bias2).to(avg.dtype), parameters)
+
+
 def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
                    spatial_logits: Callable[[Tensor], Tensor],
                    parameters: Sequence[Tensor] = ()) -> Tensor:

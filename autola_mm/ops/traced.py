@@ -13,7 +13,7 @@ has the same functions with the same numbers.
 from . import compiled
 from .extension import compiled_ops_available
 from .reference import (batch_norm, cbam_attention, channel_attention, channel_mlp,
-                        channel_spatial_gate, channel_stats, gated_spatial_stats, sigmoid_gate,
+                        channel_mlp_attention, channel_spatial_gate, channel_stats, gated_spatial_stats, sigmoid_gate,
                         spatial_stats)
 
 if compiled_ops_available():
@@ -23,5 +23,5 @@ if compiled_ops_available():
 __all__ = [
     'channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
     'channel_spatial_gate', 'same_conv2d', 'pointwise_conv2d', 'channel_attention',
-    'cbam_attention', 'batch_norm', 'channel_mlp'
+    'cbam_attention', 'batch_norm', 'channel_mlp', 'channel_mlp_attention'
 ]

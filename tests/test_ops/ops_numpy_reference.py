@@ -342,6 +342,30 @@ def channel_mlp_grad_np(avg, max_, weight1, bias1, weight2, grad):
     return grad_pooled[0], grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2
 
 
+def _se_logits_np(x, weight1, bias1, weight2, bias2, with_max_pool):
+    """The channel statistics of x (tensors) and SE's logits from them, stored in x's dtype."""
+    avg, max_ = (torch.from_numpy(s).to(_dtype(x)) for s in channel_stats_np(x))
+    second = max_ if with_max_pool else None
+    logits = channel_mlp_np(avg, second, weight1, bias1, weight2, bias2)
+    return avg, second, torch.from_numpy(logits).to(_dtype(x))
+
+
+def channel_mlp_attention_np(x, weight1, bias1, weight2, bias2, with_max_pool):
+    """SE's pattern ``x * sigmoid(MLP(avg) [+ MLP(max)])``."""
+    *_, logits = _se_logits_np(x, weight1, bias1, weight2, bias2, with_max_pool)
+    return sigmoid_gate_np(x, logits)
+
+
+def channel_mlp_attention_grad_np(x, weight1, bias1, weight2, bias2, with_max_pool, grad):
+    """Gradients of ``(x, weight1, bias1, weight2, bias2)``: the chain through gate, MLP, pools."""
+    avg, second, logits = _se_logits_np(x, weight1, bias1, weight2, bias2, with_max_pool)
+    grad_gated, grad_logits = sigmoid_gate_grad_np(x, logits, grad)
+    grad_avg, grad_max, *grad_weights = channel_mlp_grad_np(avg, second, weight1, bias1, weight2,
+                                                            grad_logits)
+    grad_max = np.zeros_like(grad_avg) if grad_max is None else grad_max
+    return (grad_gated + channel_stats_grad_np(x, grad_avg, grad_max), *grad_weights)
+
+
 def grads_of(outputs, inputs, grads):
     """``torch.autograd.grad`` of ``outputs`` (a tensor or tuple) with ``grads``, None if unused."""
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs, )

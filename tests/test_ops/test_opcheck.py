@@ -30,6 +30,8 @@ def forward_cases(device):
         ('batch_norm', (x, tensor(C), None, *running_stats(device), True, 0.1, 1e-5, True)),
         ('channel_mlp', (channel, channel, tensor(5, C), tensor(5), tensor(C, 5), tensor(C))),
         ('channel_mlp', (channel, None, tensor(5, C), None, tensor(C, 5), None)),
+        ('channel_mlp_attention', (x, tensor(5, C), None, tensor(C, 5), None, False)),
+        ('channel_mlp_attention', (x, tensor(5, C), tensor(5), tensor(C, 5), tensor(C), True)),
     ]
 
 
@@ -113,7 +115,7 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(16))
+@pytest.mark.parametrize('case', range(18))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 

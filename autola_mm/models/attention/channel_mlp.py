@@ -83,6 +83,14 @@ class ChannelMLP(nn.Module):
             self.fc2 = nn.Linear(hidden_channels, channels, bias=bias)
         self.act = build_activation_layer(act_cfg)
 
+    def is_core_mlp(self) -> bool:
+        """Whether the attention core's ``channel_mlp`` computes this MLP.
+
+        It does where the activation is an ``nn.ReLU`` and neither the MLP
+        nor its layers have hooks, which the operator would skip.
+        """
+        return type(self.act) is nn.ReLU and not has_hooks(self, self.fc1, self.act, self.fc2)
+
     def forward(self, pooled: Tensor, second: Optional[Tensor] = None) -> Tensor:
         """Channel logits of a pooled descriptor, plus those of a second one.
 
@@ -101,7 +109,7 @@ class ChannelMLP(nn.Module):
             Tensor: Logits of shape (N, C, 1, 1) in the dtype of ``pooled``
             (under autocast the linear layers may compute in lower precision).
         """
-        if type(self.act) is nn.ReLU and not has_hooks(self.fc1, self.act, self.fc2):
+        if self.is_core_mlp():
             logits = ops_for(pooled).channel_mlp(pooled, second, self.fc1.weight, self.fc1.bias,
                                                  self.fc2.weight, self.fc2.bias)
         else:

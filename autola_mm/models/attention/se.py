@@ -87,7 +87,11 @@ class SE(nn.Module):
         return self.mlp(avg, max_ if self.with_max_pool else None)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Gate the channels of ``x``: one ``channel_attention`` of the attention core.
+        """Gate the channels of ``x``: one pattern of the attention core.
+
+        An MLP that the core's ``channel_mlp`` computes (ReLU, no hooks; see
+        :meth:`ChannelMLP.is_core_mlp`) makes SE one ``channel_mlp_attention``;
+        any other is the logit network of a ``channel_attention``.
 
         A zero-width MLP (``floor(C * rd_ratio) = 0``, e.g. HOGA's group SE
         at C = 16) has empty weights and no biases: its logits are 0 for every
@@ -103,4 +107,9 @@ class SE(nn.Module):
         check_feature_map(x, self.in_channels)
         if self.mlp.fc1.out_features == 0:
             return _HalfGate.apply(x, *self.parameters())
-        return ops_for(x).channel_attention(x, self.channel_logits, tuple(self.parameters()))
+        ops = ops_for(x)
+        if self.mlp.is_core_mlp():
+            fc1, fc2 = self.mlp.fc1, self.mlp.fc2
+            return ops.channel_mlp_attention(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias,
+                                             self.with_max_pool)
+        return ops.channel_attention(x, self.channel_logits, tuple(self.parameters()))

@@ -9,6 +9,7 @@
 // operator on the CPU, more than the kernels of HOGA's small maps).
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/zeros_like.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
@@ -71,6 +72,12 @@ AUTOLA_MM_OPERATOR(channel_mlp,
 AUTOLA_MM_OPERATOR(channel_mlp_backward,
                    Six(const Tensor&, const Tensor&, const std::optional<Tensor>&, const Tensor&,
                        const std::optional<Tensor>&, const Tensor&))
+
+AUTOLA_MM_OPERATOR(channel_attention_backward_logits,
+                   Pair(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(channel_attention_backward_input,
+                   Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                          const Tensor&, const Tensor&, const Tensor&))
 
 AUTOLA_MM_OPERATOR(batch_norm,
                    Triple(const Tensor&, const std::optional<Tensor>&,
@@ -232,6 +239,54 @@ struct ChannelMlp : torch::autograd::Function<ChannelMlp> {
   }
 };
 
+// SE's pattern with a ReLU channel MLP, as autola_mm.ops.compiled's
+// _ChannelAttention computes it, without its Python frames and nested graph:
+// the forward pools, runs the MLP and gates; the backward reduces the
+// logits' gradient from grad and x in one pass, backpropagates it through the
+// MLP (channel_mlp_backward), and writes the gradient of x from the gate and
+// the pool in a second pass. The MLP's backward recomputes its hidden layer.
+struct ChannelMlpAttention : torch::autograd::Function<ChannelMlpAttention> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight1,
+                        const std::optional<Tensor>& bias1, const Tensor& weight2,
+                        const std::optional<Tensor>& bias2, bool with_max_pool) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    auto [avg, max] = channel_stats_op().call(x);
+    const std::optional<Tensor> second =
+        with_max_pool ? std::optional<Tensor>(max) : std::nullopt;
+    Tensor logits = channel_mlp_op().call(avg, second, weight1, bias1, weight2, bias2);
+    ctx->save_for_backward({x, avg, max, logits, weight1, bias1.value_or(Tensor()), weight2});
+    ctx->saved_data["with_max_pool"] = with_max_pool;
+    ctx->saved_data["has_bias2"] = bias2.has_value() && bias2->defined();
+    return sigmoid_gate_op().call(x, logits);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &avg = saved[1], &max = saved[2], &logits = saved[3];
+    const bool with_max_pool = ctx->saved_data["with_max_pool"].toBool();
+    const std::optional<Tensor> second =
+        with_max_pool ? std::optional<Tensor>(max) : std::nullopt;
+    const std::optional<Tensor> bias1 =
+        saved[5].defined() ? std::optional<Tensor>(saved[5]) : std::nullopt;
+    auto [grad_logits, ties] =
+        channel_attention_backward_logits_op().call(grads[0], x, logits, max);
+    auto [grad_avg, grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2] =
+        channel_mlp_backward_op().call(grad_logits, avg, second, saved[4], bias1, saved[6]);
+    Tensor grad_x;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = channel_attention_backward_input_op().call(
+          grads[0], x, logits, max, ties, grad_avg,
+          with_max_pool ? grad_max : at::zeros_like(max));
+    }
+    return {grad_x,
+            grad_weight1,
+            bias1.has_value() ? grad_bias1 : Tensor(),
+            grad_weight2,
+            ctx->saved_data["has_bias2"].toBool() ? grad_bias2 : Tensor(),
+            Tensor()};
+  }
+};
+
 // The output is differentiable in x, weight and bias; the statistics are
 // not. The backward reads the running statistics only in evaluation (on
 // devices other than the CPU), so training saves none: the next step updates
@@ -319,6 +374,12 @@ Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Te
                    const std::optional<Tensor>& bias1, const Tensor& weight2,
                    const std::optional<Tensor>& bias2) {
   return ChannelMlp::apply(avg, max, weight1, bias1, weight2, bias2);
+}
+
+Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
+                             const std::optional<Tensor>& bias1, const Tensor& weight2,
+                             const std::optional<Tensor>& bias2, bool with_max_pool) {
+  return ChannelMlpAttention::apply(x, weight1, bias1, weight2, bias2, with_max_pool);
 }
 
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,

@@ -23,6 +23,9 @@ Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);
 Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Tensor& weight1,
                    const std::optional<Tensor>& bias1, const Tensor& weight2,
                    const std::optional<Tensor>& bias2);
+Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
+                             const std::optional<Tensor>& bias1, const Tensor& weight2,
+                             const std::optional<Tensor>& bias2, bool with_max_pool);
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,

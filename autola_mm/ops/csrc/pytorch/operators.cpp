@@ -678,6 +678,20 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
   return {grad_pooled[0], grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2};
 }
 
+// SE's pattern with a ReLU channel MLP as one operator:
+// x * sigmoid(channel_mlp(avg_hw(x), max_hw(x) where with_max_pool, weight1,
+// bias1, weight2, bias2)). Its kernel is the composition of the three
+// operators on every device, and its checks are theirs (an error names the
+// operator that found it, as in the autograd formula); its autograd formula
+// (autograd.cpp) runs SE's two-pass backward, all of it below Python.
+Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
+                             const std::optional<Tensor>& bias1, const Tensor& weight2,
+                             const std::optional<Tensor>& bias2, bool with_max_pool) {
+  auto [avg, max] = channel_stats(x);
+  const std::optional<Tensor> second = with_max_pool ? std::optional<Tensor>(max) : std::nullopt;
+  return sigmoid_gate(x, channel_mlp(avg, second, weight1, bias1, weight2, bias2));
+}
+
 #undef AUTOLA_MM_ON_DEVICE
 
 }  // namespace autola_mm
@@ -710,6 +724,16 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
      "(Tensor x, Tensor? weight, Tensor? bias, Tensor(a!) running_mean, "                    \
      "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False, "   \
      "Tensor(c!)? num_batches_tracked=None) -> (Tensor, Tensor, Tensor)")
+
+// SE's pattern with a ReLU channel MLP: registered as the forward operators
+// are, but without an autocast kernel. Under autocast the MLP computes in
+// another dtype than the pool and the gate, whose casts only autograd's graph
+// undoes: the Python caller (autola_mm.ops.compiled.channel_mlp_attention)
+// composes the operators there.
+#define AUTOLA_MM_PATTERN_OPERATORS(OP)                                                      \
+  OP(channel_mlp_attention,                                                                  \
+     "(Tensor x, Tensor weight1, Tensor? bias1, Tensor weight2, Tensor? bias2, "             \
+     "bool with_max_pool=False) -> Tensor")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
@@ -793,6 +817,7 @@ TORCH_LIBRARY(autola_mm, m) {
   const std::vector<at::Tag> tags = {at::Tag::pt2_compliant_tag};
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_DEFINE)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_DEFINE)
+  AUTOLA_MM_PATTERN_OPERATORS(AUTOLA_MM_DEFINE)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_DEFINE)
 }
 
@@ -801,12 +826,14 @@ TORCH_LIBRARY(autola_mm, m) {
 TORCH_LIBRARY_IMPL(autola_mm, CPU, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_PATTERN_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
 TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_PATTERN_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
@@ -818,6 +845,7 @@ TORCH_LIBRARY_IMPL(autola_mm, Meta, m) {
 TORCH_LIBRARY_IMPL(autola_mm, Autograd, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_AUTOGRAD)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_AUTOGRAD)
+  AUTOLA_MM_PATTERN_OPERATORS(AUTOLA_MM_AUTOGRAD)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_NOT_DIFFERENTIABLE)
 }
 
@@ -829,6 +857,7 @@ TORCH_LIBRARY_IMPL(autola_mm, AutocastCPU, m) {
 TORCH_LIBRARY_IMPL(autola_mm, CUDA, m) {
   AUTOLA_MM_FORWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_NORM_OPERATORS(AUTOLA_MM_IMPLEMENT)
+  AUTOLA_MM_PATTERN_OPERATORS(AUTOLA_MM_IMPLEMENT)
   AUTOLA_MM_BACKWARD_OPERATORS(AUTOLA_MM_IMPLEMENT)
 }
 
