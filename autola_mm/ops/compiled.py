@@ -82,12 +82,19 @@ def channel_mlp_attention(x: Tensor,
     """SE's pattern with a ReLU channel MLP: see :func:`autola_mm.ops.reference.channel_mlp_attention`.
 
     One operator, whose autograd formula (C++) runs :class:`_ChannelAttention`'s
-    two-pass backward without its Python frames and nested graph. Under
-    autocast the MLP computes in another dtype than the pool and the gate;
-    :func:`channel_attention` composes the operators there, as for any logit
-    network.
+    two-pass backward without its Python frames and nested graph. Under CUDA
+    autocast a map in autocast's dtype (the output of an autocast convolution)
+    runs it on weights cast to that dtype, the MLP's autocast dtype (autograd
+    casts their gradients back). Under any other autocast the MLP computes in
+    another dtype than the pool and the gate: :func:`channel_attention`
+    composes the operators there, as for any logit network.
     """
-    if not torch.is_autocast_enabled(x.device.type):
+    device = x.device.type
+    if not torch.is_autocast_enabled(device):
+        return _ops.channel_mlp_attention(x, weight1, bias1, weight2, bias2, with_max_pool)
+    if device == 'cuda' and x.dtype == torch.get_autocast_dtype(device):
+        weight1, bias1, weight2, bias2 = (None if w is None else w.to(x.dtype)
+                                          for w in (weight1, bias1, weight2, bias2))
         return _ops.channel_mlp_attention(x, weight1, bias1, weight2, bias2, with_max_pool)
     parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
     return channel_attention(

@@ -158,6 +158,36 @@ def test_cpu_autocast_matches_reference(needs_compiled):
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+@pytest.mark.parametrize('dtype', [torch.float16, torch.float32])
+def test_cuda_autocast_matches_reference(needs_compiled, dtype):
+    # Under CUDA autocast a float16 map runs the operator on float16 weights (the
+    # MLP's autocast dtype); a float32 map composes the operators. Both return the
+    # map's dtype and float32 weight gradients, as the reference does.
+    from autola_mm.ops import compiled
+    if not compiled_ops_available('cuda'):
+        pytest.skip('the compiled attention core is not built for CUDA')
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(2, 8, 5, 5), (2, 8), (2, ), (8, 2), (8, )]
+    args = [torch.randn(shape, generator=gen).cuda() for shape in shapes]
+    args[0] = args[0].to(dtype)
+    grad = torch.randn(2, 8, 5, 5, generator=gen).cuda().to(dtype)
+    results = []
+    for path in (compiled, reference):
+        given = [t.clone().requires_grad_() for t in args]
+        with torch.autocast('cuda', dtype=torch.float16):
+            out = path.channel_mlp_attention(*given, True)
+        assert out.dtype == dtype
+        if path is compiled and dtype == torch.float16:
+            assert 'ChannelMlpAttention' in out.grad_fn.name()
+        grads = grads_of(out, given, grad)
+        assert [g.dtype for g in grads] == [dtype] + [torch.float32] * 4
+        results.append([out, *grads])
+    # float16 products and sums in another order on the two paths.
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours.float(), theirs.float(), rtol=1e-2, atol=1e-2)
+
+
 @pytest.mark.skipif(not compiled_ops_available(), reason='the compiled operators are not built')
 def test_se_runs_the_operator_for_a_relu_mlp_without_hooks():
     torch.manual_seed(0)
