@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import reference
 from .extension import compiled_ops_available
 
 if compiled_ops_available():
@@ -79,7 +80,7 @@ def channel_mlp_attention(x: Tensor,
                           weight2: Tensor,
                           bias2: Optional[Tensor],
                           with_max_pool: bool = False) -> Tensor:
-    """SE's pattern with a ReLU channel MLP: see :func:`autola_mm.ops.reference.channel_mlp_attention`.
+    """SE's pattern with a ReLU MLP: see :func:`autola_mm.ops.reference.channel_mlp_attention`.
 
     One operator, whose autograd formula (C++) runs :class:`_ChannelAttention`'s
     two-pass backward without its Python frames and nested graph. Under CUDA
@@ -171,6 +172,36 @@ def _graph_gradients(outputs: Tensor, grad: Tensor, inputs: Sequence[Tensor],
 
 def _sum_grads(first: list, second: list) -> list:
     return [a if b is None else b if a is None else a + b for a, b in zip(first, second)]
+
+
+def cbam_mlp_attention(x: Tensor,
+                       weight1: Tensor,
+                       bias1: Optional[Tensor],
+                       weight2: Tensor,
+                       bias2: Optional[Tensor],
+                       conv_weight: Tensor,
+                       bn_weight: Optional[Tensor],
+                       bn_bias: Optional[Tensor],
+                       running_mean: Tensor,
+                       running_var: Tensor,
+                       training: bool,
+                       momentum: float,
+                       eps: float,
+                       num_batches_tracked: Optional[Tensor] = None) -> Tensor:
+    """CBAM's pattern and layers: see :func:`autola_mm.ops.reference.cbam_mlp_attention`.
+
+    One operator, whose autograd formula (C++) runs :class:`_CBAMAttention`'s
+    three-pass backward without its Python frames and nested graphs. Under
+    autocast the MLP and the convolution compute in another dtype than the
+    pools and the gates: :func:`cbam_attention` composes the operators there.
+    """
+    if not torch.is_autocast_enabled(x.device.type):
+        return _ops.cbam_mlp_attention(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
+                                       bn_bias, running_mean, running_var, training, momentum,
+                                       eps, num_batches_tracked)
+    composed = reference.cbam_mlp_composition(cbam_attention, channel_mlp, same_conv2d, batch_norm)
+    return composed(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                    running_mean, running_var, training, momentum, eps, num_batches_tracked)
 
 
 class _ChannelAttention(torch.autograd.Function):

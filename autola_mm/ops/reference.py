@@ -269,6 +269,67 @@ def channel_mlp_attention(x: Tensor,
                                          weight2, bias2).to(avg.dtype), parameters)
 
 
+def cbam_mlp_composition(cbam_attention: Callable, channel_mlp: Callable, same_conv2d: Callable,
+                         batch_norm: Callable) -> Callable:
+    """:func:`cbam_mlp_attention` composed from a path's ``cbam_attention``, ``channel_mlp``,
+    ``same_conv2d`` and ``batch_norm``: the logit networks return their input's dtype."""
+
+    def composed(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias, running_mean,
+                 running_var, training, momentum, eps, num_batches_tracked=None):
+
+        def channel_logits(avg: Tensor, max_: Tensor) -> Tensor:
+            return channel_mlp(avg, max_, weight1, bias1, weight2, bias2).to(avg.dtype)
+
+        def spatial_logits(pooled: Tensor) -> Tensor:
+            return batch_norm(same_conv2d(pooled, conv_weight), bn_weight, bn_bias, running_mean,
+                              running_var, training, momentum, eps, False,
+                              num_batches_tracked).to(pooled.dtype)
+
+        parameters = tuple(p for p in (weight1, bias1, weight2, bias2, conv_weight, bn_weight,
+                                       bn_bias) if p is not None)
+        return cbam_attention(x, channel_logits, spatial_logits, parameters)
+
+    return composed
+
+
+def cbam_mlp_attention(x: Tensor,
+                       weight1: Tensor,
+                       bias1: Optional[Tensor],
+                       weight2: Tensor,
+                       bias2: Optional[Tensor],
+                       conv_weight: Tensor,
+                       bn_weight: Optional[Tensor],
+                       bn_bias: Optional[Tensor],
+                       running_mean: Tensor,
+                       running_var: Tensor,
+                       training: bool,
+                       momentum: float,
+                       eps: float,
+                       num_batches_tracked: Optional[Tensor] = None) -> Tensor:
+    """CBAM's pattern with its logit networks: :func:`cbam_attention` of a ReLU
+    :func:`channel_mlp` and the :func:`batch_norm` of a :func:`same_conv2d`.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W), C > 0 and H * W > 0.
+        weight1, bias1, weight2, bias2: The channel MLP's layers, as
+            :func:`channel_mlp` takes them.
+        conv_weight (Tensor): The spatial convolution's weight, (1, 2, k, k),
+            k odd (stride 1, size-keeping zero padding, no bias).
+        bn_weight, bn_bias, running_mean, running_var, training, momentum,
+            eps, num_batches_tracked: The spatial batch norm's, as
+            :func:`batch_norm` takes them (one channel; the running
+            statistics and the counter are updated in training).
+
+    Returns:
+        Tensor: ``x * sigmoid(channel) * sigmoid(spatial)``, (N, C, H, W).
+    """
+    _check('cbam_mlp_attention', x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
+           bn_bias, running_mean, running_var, training, momentum, eps, num_batches_tracked)
+    composed = cbam_mlp_composition(cbam_attention, channel_mlp, same_conv2d, batch_norm)
+    return composed(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                    running_mean, running_var, training, momentum, eps, num_batches_tracked)
+
+
 def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
                    spatial_logits: Callable[[Tensor], Tensor],
                    parameters: Sequence[Tensor] = ()) -> Tensor:

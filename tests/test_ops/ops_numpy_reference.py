@@ -366,6 +366,54 @@ def channel_mlp_attention_grad_np(x, weight1, bias1, weight2, bias2, with_max_po
     return (grad_gated + channel_stats_grad_np(x, grad_avg, grad_max), *grad_weights)
 
 
+def _in_dtype(values: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """Float64 ``values`` as a tensor of ``dtype``, as an operator stores an intermediate."""
+    return torch.from_numpy(np.ascontiguousarray(values)).to(dtype)
+
+
+def _cbam_forward_np(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                     running_mean, running_var, training, momentum, eps):
+    """CBAM's intermediates (avg, max, channel, pooled, conv), stored in x's dtype, and the
+    spatial logits with the new running statistics."""
+    dtype = _dtype(x)
+    avg, max_ = (_in_dtype(s, dtype) for s in channel_stats_np(x))
+    channel = _in_dtype(channel_mlp_np(avg, max_, weight1, bias1, weight2, bias2), dtype)
+    pooled = _in_dtype(gated_spatial_stats_np(x, channel), dtype)
+    conv = _in_dtype(same_conv2d_np(pooled, conv_weight), dtype)
+    spatial, new_mean, new_var = batch_norm_np(conv, bn_weight, bn_bias, running_mean,
+                                               running_var, training, momentum, eps)
+    return (avg, max_, channel, pooled, conv), _in_dtype(spatial, dtype), new_mean, new_var
+
+
+def cbam_mlp_attention_np(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                          running_mean, running_var, training, momentum, eps):
+    """CBAM's pattern: the output and the spatial BN's new running mean and variance."""
+    (*_, channel, _, _), spatial, new_mean, new_var = _cbam_forward_np(
+        x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias, running_mean,
+        running_var, training, momentum, eps)
+    return channel_spatial_gate_np(x, channel, spatial), new_mean, new_var
+
+
+def cbam_mlp_attention_grad_np(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                               running_mean, running_var, training, eps, grad):
+    """Gradients of ``(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias)``:
+    the chain through both gates, the batch norm, the convolution, the gated pool, the MLP
+    and the channel pools."""
+    (avg, max_, channel, pooled, conv), spatial, _, _ = _cbam_forward_np(
+        x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias, running_mean,
+        running_var, training, 0.0, eps)
+    grad_gated, grad_channel, grad_spatial = channel_spatial_gate_grad_np(x, channel, spatial,
+                                                                          grad)
+    grad_conv, grad_bn_weight, grad_bn_bias = batch_norm_grad_np(
+        conv, bn_weight, running_mean, running_var, training, eps, grad_spatial)
+    grad_pooled, grad_conv_weight = same_conv2d_grad_np(pooled, conv_weight, grad_conv)
+    grad_pooled_x, grad_channel_pool = gated_spatial_stats_grad_np(x, channel, grad_pooled)
+    grad_avg, grad_max, *grad_mlp = channel_mlp_grad_np(avg, max_, weight1, bias1, weight2,
+                                                        grad_channel + grad_channel_pool)
+    grad_x = grad_gated + grad_pooled_x + channel_stats_grad_np(x, grad_avg, grad_max)
+    return (grad_x, *grad_mlp, grad_conv_weight, grad_bn_weight, grad_bn_bias)
+
+
 def grads_of(outputs, inputs, grads):
     """``torch.autograd.grad`` of ``outputs`` (a tensor or tuple) with ``grads``, None if unused."""
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs, )

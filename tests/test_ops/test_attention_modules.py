@@ -15,9 +15,9 @@ MODULES = {
     'cbam': lambda: CBAM(32, rd_ratio=1 / 4),
     'hoga': lambda: HOGA(32),
 }
-#: The autograd node of each module's fused backward (SE's is a C++ function).
+#: The autograd node of each module's fused backward (a C++ function).
 FUSED_BACKWARD = {'se': 'ChannelMlpAttention', 'se_a_m': 'ChannelMlpAttention',
-                  'cbam': '_CBAMAttentionBackward'}
+                  'cbam': 'CbamMlpAttention'}
 
 
 @pytest.fixture(scope='module', autouse=True)

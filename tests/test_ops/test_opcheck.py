@@ -32,13 +32,18 @@ def forward_cases(device):
         ('channel_mlp', (channel, None, tensor(5, C), None, tensor(C, 5), None)),
         ('channel_mlp_attention', (x, tensor(5, C), None, tensor(C, 5), None, False)),
         ('channel_mlp_attention', (x, tensor(5, C), tensor(5), tensor(C, 5), tensor(C), True)),
+        ('cbam_mlp_attention', (x, tensor(5, C), tensor(5), tensor(C, 5), tensor(C),
+                                tensor(1, 2, 7, 7), tensor(1), tensor(1), *running_stats(device, 1),
+                                True, 0.1, 1e-5)),
+        ('cbam_mlp_attention', (x, tensor(5, C), None, tensor(C, 5), None, tensor(1, 2, 3, 3),
+                                None, None, *running_stats(device, 1), False, 0.1, 1e-5)),
     ]
 
 
-def running_stats(device):
-    """A running mean and variance of C channels."""
-    return (torch.randn(C, dtype=torch.float64, device=device),
-            torch.rand(C, dtype=torch.float64, device=device) + 0.5)
+def running_stats(device, channels=C):
+    """A running mean and variance of ``channels`` channels."""
+    return (torch.randn(channels, dtype=torch.float64, device=device),
+            torch.rand(channels, dtype=torch.float64, device=device) + 0.5)
 
 
 def backward_cases(device):
@@ -115,7 +120,7 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(18))
+@pytest.mark.parametrize('case', range(20))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 

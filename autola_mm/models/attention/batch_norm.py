@@ -23,11 +23,26 @@ conversion and conv-BN fusion, which replace the BN, leave the ReLU in place;
 modules with hooks run as themselves, so that every hook sees what it would
 see without the fusion.
 """
+from typing import NamedTuple, Optional
+
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ...ops import ops_for
 from .module_hooks import has_hooks
+
+
+class CoreBatchNormArguments(NamedTuple):
+    """The arguments of one call of the attention core's ``batch_norm`` after its input."""
+
+    weight: Optional[Tensor]
+    bias: Optional[Tensor]
+    running_mean: Tensor
+    running_var: Tensor
+    training: bool
+    momentum: float
+    eps: float
+    num_batches_tracked: Optional[Tensor]
 
 
 class AttentionBatchNorm2d(nn.BatchNorm2d):
@@ -38,6 +53,28 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
     normalises with the batch's statistics in evaluation too, runs
     ``nn.BatchNorm2d``'s own forward.
     """
+
+    def has_running_stats(self) -> bool:
+        """Whether the layer runs on the attention core (it has running statistics)."""
+        return (self.track_running_stats and self.running_mean is not None
+                and self.running_var is not None)
+
+    def core_arguments(self) -> CoreBatchNormArguments:
+        """The core ``batch_norm``'s arguments for one call, in the layer's mode.
+
+        With ``momentum=None`` in training this counts the batch first (the
+        cumulative average weighs it by the count that includes it) and hands
+        the operator no counter; otherwise the operator counts.
+        """
+        momentum = 0.0 if self.momentum is None else self.momentum
+        counter = self.num_batches_tracked
+        if self.training and self.momentum is None and counter is not None:
+            counter.add_(1)
+            momentum = 1.0 / float(counter)
+            counter = None
+        return CoreBatchNormArguments(self.weight, self.bias, self.running_mean,
+                                      self.running_var, self.training, momentum, self.eps,
+                                      counter)
 
     def forward(self, x: Tensor, relu: bool = False) -> Tensor:
         """Normalise with the batch's statistics in training (and update the running ones).
@@ -50,20 +87,14 @@ class AttentionBatchNorm2d(nn.BatchNorm2d):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
-        if not self.track_running_stats or self.running_mean is None or self.running_var is None:
+        if not self.has_running_stats():
             out = super().forward(x)
             return F.relu(out) if relu else out
         self._check_input_dim(x)
-        momentum = 0.0 if self.momentum is None else self.momentum
-        counter = self.num_batches_tracked
-        if self.training and self.momentum is None and counter is not None:
-            # The cumulative average weighs this batch by the count that includes it.
-            counter.add_(1)
-            momentum = 1.0 / float(counter)
-            counter = None
-        return ops_for(x).batch_norm(x, self.weight, self.bias, self.running_mean,
-                                     self.running_var, self.training, momentum, self.eps, relu,
-                                     counter)
+        args = self.core_arguments()
+        return ops_for(x).batch_norm(x, args.weight, args.bias, args.running_mean,
+                                     args.running_var, args.training, args.momentum, args.eps,
+                                     relu, args.num_batches_tracked)
 
 
 def norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:

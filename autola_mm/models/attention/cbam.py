@@ -11,9 +11,11 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 from ...ops import ops_for
+from .batch_norm import AttentionBatchNorm2d
 from .channel_mlp import ChannelMLP, reduced_channels
 from .input_check import check_feature_map
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType, build_norm
+from .module_hooks import has_hooks
 from .same_conv import SameConv2d
 from .weight_init import init_attention_weights
 
@@ -85,8 +87,25 @@ class CBAM(nn.Module):
         """
         return self.spatial_bn(self.spatial_conv(pooled)).to(pooled.dtype)
 
+    def is_core_pattern(self) -> bool:
+        """Whether the attention core's ``cbam_mlp_attention`` computes this CBAM.
+
+        It does where the MLP is the core's ``channel_mlp`` (see
+        :meth:`ChannelMLP.is_core_mlp`) and the spatial layers are a
+        :class:`SameConv2d` and an :class:`AttentionBatchNorm2d` with running
+        statistics (not, e.g., a SyncBN conversion), neither with hooks.
+        """
+        conv, bn = self.spatial_conv, self.spatial_bn
+        return (self.channel_mlp.is_core_mlp() and type(conv) is SameConv2d
+                and type(bn) is AttentionBatchNorm2d and bn.has_running_stats()
+                and not has_hooks(conv, bn))
+
     def forward(self, x: Tensor) -> Tensor:
-        """Gate the channels, then the positions of ``x``: one ``cbam_attention``.
+        """Gate the channels, then the positions of ``x``: one pattern of the attention core.
+
+        A CBAM whose layers the core computes (:meth:`is_core_pattern`) is one
+        ``cbam_mlp_attention``; any other is a ``cbam_attention`` of its
+        :meth:`channel_logits` and :meth:`spatial_logits`.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
@@ -95,5 +114,11 @@ class CBAM(nn.Module):
             Tensor: ``x * sigmoid(channel) * sigmoid(spatial)``, (N, C, H, W).
         """
         check_feature_map(x, self.in_channels)
-        return ops_for(x).cbam_attention(x, self.channel_logits, self.spatial_logits,
-                                         tuple(self.parameters()))
+        ops = ops_for(x)
+        if self.is_core_pattern():
+            fc1, fc2 = self.channel_mlp.fc1, self.channel_mlp.fc2
+            return ops.cbam_mlp_attention(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias,
+                                          self.spatial_conv.weight,
+                                          *self.spatial_bn.core_arguments())
+        return ops.cbam_attention(x, self.channel_logits, self.spatial_logits,
+                                  tuple(self.parameters()))

@@ -9,6 +9,7 @@
 // operator on the CPU, more than the kernels of HOGA's small maps).
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -78,6 +79,16 @@ AUTOLA_MM_OPERATOR(channel_attention_backward_logits,
 AUTOLA_MM_OPERATOR(channel_attention_backward_input,
                    Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                           const Tensor&, const Tensor&, const Tensor&))
+
+AUTOLA_MM_OPERATOR(cbam_backward_gate_logits,
+                   Pair(const Tensor&, const Tensor&, const Tensor&, const Tensor&))
+AUTOLA_MM_OPERATOR(cbam_backward_pool_logits,
+                   Pair(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                        const Tensor&))
+AUTOLA_MM_OPERATOR(cbam_backward_input,
+                   Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                          const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                          const Tensor&, const Tensor&))
 
 AUTOLA_MM_OPERATOR(batch_norm,
                    Triple(const Tensor&, const std::optional<Tensor>&,
@@ -287,6 +298,83 @@ struct ChannelMlpAttention : torch::autograd::Function<ChannelMlpAttention> {
   }
 };
 
+// CBAM's pattern with a ReLU channel MLP, a spatial convolution and a batch
+// norm, as autola_mm.ops.compiled's _CBAMAttention computes it, without its
+// Python frames and nested graphs. The forward runs the operators in order
+// (the batch norm updates its running statistics and counter); the backward
+// reduces both gates' logits' gradients from grad and x, backpropagates the
+// spatial one through the batch norm and the convolution, reduces the
+// channel logits' gradient through the gated pool, backpropagates the sum
+// through the MLP, and writes the gradient of x from its three uses.
+struct CbamMlpAttention : torch::autograd::Function<CbamMlpAttention> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight1,
+                        const std::optional<Tensor>& bias1, const Tensor& weight2,
+                        const std::optional<Tensor>& bias2, const Tensor& conv_weight,
+                        const std::optional<Tensor>& bn_weight,
+                        const std::optional<Tensor>& bn_bias, Tensor& running_mean,
+                        Tensor& running_var, bool training, double momentum, double eps,
+                        const std::optional<Tensor>& num_batches_tracked) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    auto [avg, max] = channel_stats_op().call(x);
+    Tensor channel = channel_mlp_op().call(avg, max, weight1, bias1, weight2, bias2);
+    Tensor pooled = gated_spatial_stats_op().call(x, channel);
+    Tensor conv = same_conv2d_op().call(pooled, conv_weight, 1, 1);
+    auto [spatial, mean, invstd] =
+        batch_norm_op().call(conv, bn_weight, bn_bias, running_mean, running_var, training,
+                             momentum, eps, false, num_batches_tracked);
+    ctx->save_for_backward({x, avg, max, channel, pooled, conv, spatial, mean, invstd, weight1,
+                            bias1.value_or(Tensor()), weight2, conv_weight,
+                            bn_weight.value_or(Tensor()), training ? Tensor() : running_mean,
+                            training ? Tensor() : running_var});
+    ctx->saved_data["training"] = training;
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["has_bias2"] = bias2.has_value() && bias2->defined();
+    ctx->saved_data["has_bn_bias"] = bn_bias.has_value() && bn_bias->defined();
+    // needs_input_grad counts the tensors given: x, weight1, bias1 where
+    // given, weight2, bias2 where given, then conv_weight.
+    ctx->saved_data["conv_weight_input"] = int64_t{3} + (bias1.has_value() && bias1->defined()) +
+                                           ctx->saved_data["has_bias2"].toBool();
+    return channel_spatial_gate_op().call(x, channel, spatial);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &avg = saved[1], &max = saved[2], &channel = saved[3];
+    const Tensor &pooled = saved[4], &conv = saved[5], &spatial = saved[6];
+    const auto optional = [](const Tensor& t) {
+      return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+    };
+    auto [grad_channel, grad_spatial] =
+        cbam_backward_gate_logits_op().call(grads[0], x, channel, spatial);
+    auto [grad_conv, grad_bn_weight, grad_bn_bias] = batch_norm_backward_op().call(
+        grad_spatial, conv, optional(saved[13]), optional(saved[14]), optional(saved[15]),
+        saved[7], saved[8], ctx->saved_data["training"].toBool(),
+        ctx->saved_data["eps"].toDouble(), std::nullopt);
+    auto [grad_pooled, grad_conv_weight] = same_conv2d_backward_op().call(
+        grad_conv, pooled, saved[12], 1, 1,
+        {true, ctx->needs_input_grad(ctx->saved_data["conv_weight_input"].toInt())});
+    auto [grad_channel_pool, ties] =
+        cbam_backward_pool_logits_op().call(grad_pooled, x, channel, pooled, max);
+    auto [grad_avg, grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2] =
+        channel_mlp_backward_op().call(at::add(grad_channel, grad_channel_pool), avg, max,
+                                       saved[9], optional(saved[10]), saved[11]);
+    Tensor grad_x;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = cbam_backward_input_op().call(grads[0], x, channel, spatial, pooled, grad_pooled,
+                                             max, ties, grad_avg, grad_max);
+    }
+    return {grad_x,
+            grad_weight1,
+            saved[10].defined() ? grad_bias1 : Tensor(),
+            grad_weight2,
+            ctx->saved_data["has_bias2"].toBool() ? grad_bias2 : Tensor(),
+            grad_conv_weight,
+            saved[13].defined() ? grad_bn_weight : Tensor(),
+            ctx->saved_data["has_bn_bias"].toBool() ? grad_bn_bias : Tensor(),
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
 // The output is differentiable in x, weight and bias; the statistics are
 // not. The backward reads the running statistics only in evaluation (on
 // devices other than the CPU), so training saves none: the next step updates
@@ -380,6 +468,18 @@ Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
                              const std::optional<Tensor>& bias1, const Tensor& weight2,
                              const std::optional<Tensor>& bias2, bool with_max_pool) {
   return ChannelMlpAttention::apply(x, weight1, bias1, weight2, bias2, with_max_pool);
+}
+
+Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
+                          const std::optional<Tensor>& bias1, const Tensor& weight2,
+                          const std::optional<Tensor>& bias2, const Tensor& conv_weight,
+                          const std::optional<Tensor>& bn_weight,
+                          const std::optional<Tensor>& bn_bias, Tensor& running_mean,
+                          Tensor& running_var, bool training, double momentum, double eps,
+                          const std::optional<Tensor>& num_batches_tracked) {
+  return CbamMlpAttention::apply(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
+                                 bn_bias, running_mean, running_var, training, momentum, eps,
+                                 num_batches_tracked);
 }
 
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,

@@ -26,6 +26,13 @@ Tensor channel_mlp(const Tensor& avg, const std::optional<Tensor>& max, const Te
 Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
                              const std::optional<Tensor>& bias1, const Tensor& weight2,
                              const std::optional<Tensor>& bias2, bool with_max_pool);
+Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
+                          const std::optional<Tensor>& bias1, const Tensor& weight2,
+                          const std::optional<Tensor>& bias2, const Tensor& conv_weight,
+                          const std::optional<Tensor>& bn_weight,
+                          const std::optional<Tensor>& bn_bias, Tensor& running_mean,
+                          Tensor& running_var, bool training, double momentum, double eps,
+                          const std::optional<Tensor>& num_batches_tracked);
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,

@@ -692,6 +692,30 @@ Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
   return sigmoid_gate(x, channel_mlp(avg, second, weight1, bias1, weight2, bias2));
 }
 
+// CBAM's pattern with a ReLU channel MLP, a bias-free spatial convolution
+// and a batch norm with running statistics, as one operator:
+// c = channel_mlp(avg_hw(x), max_hw(x), ...), s = batch_norm(same_conv2d(
+// gated_spatial_stats(x, c), conv_weight), ...), x * sigmoid(c) * sigmoid(s).
+// Its kernel is the composition of those operators on every device (their
+// checks its checks; the batch norm updates the running statistics and the
+// counter as its operator does); its autograd formula (autograd.cpp) runs
+// CBAM's three-pass backward, all of it below Python.
+Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
+                          const std::optional<Tensor>& bias1, const Tensor& weight2,
+                          const std::optional<Tensor>& bias2, const Tensor& conv_weight,
+                          const std::optional<Tensor>& bn_weight,
+                          const std::optional<Tensor>& bn_bias, Tensor& running_mean,
+                          Tensor& running_var, bool training, double momentum, double eps,
+                          const std::optional<Tensor>& num_batches_tracked) {
+  auto [avg, max] = channel_stats(x);
+  const Tensor channel = channel_mlp(avg, max, weight1, bias1, weight2, bias2);
+  const Tensor conv = same_conv2d(gated_spatial_stats(x, channel), conv_weight, 1, 1);
+  const Tensor spatial = std::get<0>(batch_norm(conv, bn_weight, bn_bias, running_mean,
+                                                running_var, training, momentum, eps, false,
+                                                num_batches_tracked));
+  return channel_spatial_gate(x, channel, spatial);
+}
+
 #undef AUTOLA_MM_ON_DEVICE
 
 }  // namespace autola_mm
@@ -725,15 +749,21 @@ Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
      "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False, "   \
      "Tensor(c!)? num_batches_tracked=None) -> (Tensor, Tensor, Tensor)")
 
-// SE's pattern with a ReLU channel MLP: registered as the forward operators
-// are, but without an autocast kernel. Under autocast the MLP computes in
-// another dtype than the pool and the gate, whose casts only autograd's graph
-// undoes: the Python caller (autola_mm.ops.compiled.channel_mlp_attention)
-// composes the operators there.
+// SE's and CBAM's patterns with their logit networks: registered as the
+// forward operators are, but without an autocast kernel. Under autocast the
+// MLP and the convolution compute in another dtype than the pools and the
+// gates, whose casts only autograd's graph undoes: the Python callers
+// (autola_mm.ops.compiled.channel_mlp_attention, cbam_mlp_attention) cast
+// or compose the operators there.
 #define AUTOLA_MM_PATTERN_OPERATORS(OP)                                                      \
   OP(channel_mlp_attention,                                                                  \
      "(Tensor x, Tensor weight1, Tensor? bias1, Tensor weight2, Tensor? bias2, "             \
-     "bool with_max_pool=False) -> Tensor")
+     "bool with_max_pool=False) -> Tensor")                                                  \
+  OP(cbam_mlp_attention,                                                                     \
+     "(Tensor x, Tensor weight1, Tensor? bias1, Tensor weight2, Tensor? bias2, "             \
+     "Tensor conv_weight, Tensor? bn_weight, Tensor? bn_bias, Tensor(a!) running_mean, "     \
+     "Tensor(b!) running_var, bool training, float momentum, float eps, "                    \
+     "Tensor(c!)? num_batches_tracked=None) -> Tensor")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
