@@ -14,7 +14,10 @@ BN) on the pooled statistics as a graph of their own, and its backward pass
 reduces the logits' gradients from ``grad`` and ``x``, backpropagates
 through that graph (parameters included), and writes the gradient of ``x``
 in one last pass. Traced (``torch.compile``, ``torch.jit.trace``, export)
-they are the plain composition of the operators.
+they are the plain composition of the operators. SE and CBAM with their own
+layers (a ReLU MLP; CBAM's convolution and batch norm) are one operator each,
+:func:`channel_mlp_attention` and :func:`cbam_mlp_attention`, whose autograd
+formulas run the same passes in C++.
 """
 from functools import reduce
 from typing import Callable, Optional, Sequence, Tuple
@@ -113,6 +116,36 @@ def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor]
     return _CBAMAttention.apply(x, channel_logits, spatial_logits, *parameters)
 
 
+def cbam_mlp_attention(x: Tensor,
+                       weight1: Tensor,
+                       bias1: Optional[Tensor],
+                       weight2: Tensor,
+                       bias2: Optional[Tensor],
+                       conv_weight: Tensor,
+                       bn_weight: Optional[Tensor],
+                       bn_bias: Optional[Tensor],
+                       running_mean: Tensor,
+                       running_var: Tensor,
+                       training: bool,
+                       momentum: float,
+                       eps: float,
+                       num_batches_tracked: Optional[Tensor] = None) -> Tensor:
+    """CBAM's pattern and layers: see :func:`autola_mm.ops.reference.cbam_mlp_attention`.
+
+    One operator, whose autograd formula (C++) runs :class:`_CBAMAttention`'s
+    three-pass backward without its Python frames and nested graphs. Under
+    autocast the MLP and the convolution compute in another dtype than the
+    pools and the gates: :func:`cbam_attention` composes the operators there.
+    """
+    if not torch.is_autocast_enabled(x.device.type):
+        return _ops.cbam_mlp_attention(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
+                                       bn_bias, running_mean, running_var, training, momentum,
+                                       eps, num_batches_tracked)
+    composed = reference.cbam_mlp_composition(cbam_attention, channel_mlp, same_conv2d, batch_norm)
+    return composed(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
+                    running_mean, running_var, training, momentum, eps, num_batches_tracked)
+
+
 def _leaves(*tensors: Tensor) -> Tuple[Tensor, ...]:
     """``tensors`` as leaves of a graph of their own (the inputs of a logit network)."""
     return tuple(t.detach().requires_grad_() for t in tensors)
@@ -172,36 +205,6 @@ def _graph_gradients(outputs: Tensor, grad: Tensor, inputs: Sequence[Tensor],
 
 def _sum_grads(first: list, second: list) -> list:
     return [a if b is None else b if a is None else a + b for a, b in zip(first, second)]
-
-
-def cbam_mlp_attention(x: Tensor,
-                       weight1: Tensor,
-                       bias1: Optional[Tensor],
-                       weight2: Tensor,
-                       bias2: Optional[Tensor],
-                       conv_weight: Tensor,
-                       bn_weight: Optional[Tensor],
-                       bn_bias: Optional[Tensor],
-                       running_mean: Tensor,
-                       running_var: Tensor,
-                       training: bool,
-                       momentum: float,
-                       eps: float,
-                       num_batches_tracked: Optional[Tensor] = None) -> Tensor:
-    """CBAM's pattern and layers: see :func:`autola_mm.ops.reference.cbam_mlp_attention`.
-
-    One operator, whose autograd formula (C++) runs :class:`_CBAMAttention`'s
-    three-pass backward without its Python frames and nested graphs. Under
-    autocast the MLP and the convolution compute in another dtype than the
-    pools and the gates: :func:`cbam_attention` composes the operators there.
-    """
-    if not torch.is_autocast_enabled(x.device.type):
-        return _ops.cbam_mlp_attention(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
-                                       bn_bias, running_mean, running_var, training, momentum,
-                                       eps, num_batches_tracked)
-    composed = reference.cbam_mlp_composition(cbam_attention, channel_mlp, same_conv2d, batch_norm)
-    return composed(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight, bn_bias,
-                    running_mean, running_var, training, momentum, eps, num_batches_tracked)
 
 
 class _ChannelAttention(torch.autograd.Function):

@@ -344,15 +344,22 @@ struct CbamMlpAttention : torch::autograd::Function<CbamMlpAttention> {
     const auto optional = [](const Tensor& t) {
       return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
     };
-    auto [grad_channel, grad_spatial] =
-        cbam_backward_gate_logits_op().call(grads[0], x, channel, spatial);
-    auto [grad_conv, grad_bn_weight, grad_bn_bias] = batch_norm_backward_op().call(
-        grad_spatial, conv, optional(saved[13]), optional(saved[14]), optional(saved[15]),
-        saved[7], saved[8], ctx->saved_data["training"].toBool(),
-        ctx->saved_data["eps"].toDouble(), std::nullopt);
-    auto [grad_pooled, grad_conv_weight] = same_conv2d_backward_op().call(
-        grad_conv, pooled, saved[12], 1, 1,
-        {true, ctx->needs_input_grad(ctx->saved_data["conv_weight_input"].toInt())});
+    // The spatial network's gradients end in grad_pooled; its (N, 1, H, W)
+    // intermediates are freed before the last pass writes the gradient of x.
+    Tensor grad_channel, grad_pooled, grad_conv_weight, grad_bn_weight, grad_bn_bias;
+    {
+      Tensor grad_spatial, grad_conv;
+      std::tie(grad_channel, grad_spatial) =
+          cbam_backward_gate_logits_op().call(grads[0], x, channel, spatial);
+      std::tie(grad_conv, grad_bn_weight, grad_bn_bias) = batch_norm_backward_op().call(
+          grad_spatial, conv, optional(saved[13]), optional(saved[14]), optional(saved[15]),
+          saved[7], saved[8], ctx->saved_data["training"].toBool(),
+          ctx->saved_data["eps"].toDouble(), std::nullopt);
+      grad_spatial.reset();
+      std::tie(grad_pooled, grad_conv_weight) = same_conv2d_backward_op().call(
+          grad_conv, pooled, saved[12], 1, 1,
+          {true, ctx->needs_input_grad(ctx->saved_data["conv_weight_input"].toInt())});
+    }
     auto [grad_channel_pool, ties] =
         cbam_backward_pool_logits_op().call(grad_pooled, x, channel, pooled, max);
     auto [grad_avg, grad_max, grad_weight1, grad_bias1, grad_weight2, grad_bias2] =
