@@ -40,6 +40,11 @@ class Case(NamedTuple):
         rtol, atol = TOLERANCES[self.dtype]
         return dict(rtol=rtol, atol=atol)
 
+    def sum_tolerance(self, terms: int) -> dict:
+        """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
+        rtol, atol = TOLERANCES[self.dtype]
+        return dict(rtol=rtol, atol=atol * max(1, terms)**.5)
+
     def randn(self, *shape, seed: int = 0) -> torch.Tensor:
         """Standard normal values of ``shape``, the same on every device."""
         values = torch.randn(shape, generator=torch.Generator().manual_seed(seed))

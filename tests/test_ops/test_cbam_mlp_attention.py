@@ -42,21 +42,16 @@ def cbam_inputs(case, shape, mode, seed=0):
     return args, randn(n, c, h, w, offset=10)
 
 
-def tolerance(case, terms):
-    """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
-    return dict(rtol=case.tolerance['rtol'], atol=case.tolerance['atol'] * max(1, terms)**.5)
-
-
 def assert_close_or_in_norm(actual, expected, case, terms):
     """Element by element; in float16 and bfloat16 in norm, within ten times the dtype's
     tolerance (its atol scaled to the terms of one sum): a rounded channel logit can move
     the gated map's maximum at a position to another channel, and the BN weight's
     gradient is a sum over every position that cancels to a few units."""
     if case.dtype not in LOW_PRECISION:
-        assert_close_np(actual, expected, **tolerance(case, terms))
+        assert_close_np(actual, expected, **case.sum_tolerance(terms))
         return
     error = np.linalg.norm(actual.detach().cpu().double().numpy() - expected)
-    atol = tolerance(case, terms)['atol']
+    atol = case.sum_tolerance(terms)['atol']
     bound = 10 * (case.tolerance['rtol'] * np.linalg.norm(expected) + atol)
     assert error <= bound, (error, bound)
 
@@ -70,8 +65,8 @@ def test_forward_matches_numpy(ops, case, shape, mode):
     assert out.dtype == case.dtype and out.device.type == case.device
     assert_close_or_in_norm(out, expected, case, shape[1])
     running_mean, running_var, training = args[8:11]
-    assert_close_np(running_mean, new_mean, **tolerance(case, shape[0] * shape[2] * shape[3]))
-    assert_close_np(running_var, new_var, **tolerance(case, shape[0] * shape[2] * shape[3]))
+    assert_close_np(running_mean, new_mean, **case.sum_tolerance(shape[0] * shape[2] * shape[3]))
+    assert_close_np(running_var, new_var, **case.sum_tolerance(shape[0] * shape[2] * shape[3]))
     assert args[-1].item() == int(training)
 
 

@@ -28,18 +28,13 @@ def mlp_inputs(case, shape, variant, seed=0):
     return (avg, max_, weight1, bias1, weight2, bias2), case.randn(n, c, 1, 1, seed=seed + 6)
 
 
-def sum_tolerance(case, terms):
-    """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
-    return dict(rtol=case.tolerance['rtol'], atol=case.tolerance['atol'] * max(1, terms)**.5)
-
-
 @pytest.mark.parametrize('variant', VARIANTS)
 @pytest.mark.parametrize('shape', SHAPES, ids=SHAPE_IDS)
 def test_forward_matches_numpy(ops, case, shape, variant):
     args, _ = mlp_inputs(case, shape, variant)
     logits = ops.channel_mlp(*args)
     assert logits.dtype == case.dtype and logits.device.type == case.device
-    assert_close_np(logits, channel_mlp_np(*args), **sum_tolerance(case, shape[1] + shape[2]))
+    assert_close_np(logits, channel_mlp_np(*args), **case.sum_tolerance(shape[1] + shape[2]))
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
@@ -57,7 +52,7 @@ def test_backward_matches_numpy(ops, case, shape, variant):
             continue
         actual = next(grads)
         assert actual.dtype == case.dtype and actual.shape == inp.shape
-        assert_close_np(actual, wanted, **sum_tolerance(case, count + c))
+        assert_close_np(actual, wanted, **case.sum_tolerance(count + c))
 
 
 def test_gradcheck(one_thread, ops, device):

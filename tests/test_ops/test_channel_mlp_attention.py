@@ -32,18 +32,13 @@ def se_inputs(case, shape, variant, seed=0):
     return (x, weight1, bias1, weight2, bias2, with_max), case.randn(n, c, h, w, seed=seed + 5)
 
 
-def tolerance(case, terms):
-    """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
-    return dict(rtol=case.tolerance['rtol'], atol=case.tolerance['atol'] * max(1, terms)**.5)
-
-
 @pytest.mark.parametrize('variant', VARIANTS)
 @pytest.mark.parametrize('shape', SHAPES, ids=SHAPE_IDS)
 def test_forward_matches_numpy(ops, case, shape, variant):
     args, _ = se_inputs(case, shape, variant)
     out = ops.channel_mlp_attention(*args)
     assert out.dtype == case.dtype and out.device.type == case.device
-    assert_close_np(out, channel_mlp_attention_np(*args), **tolerance(case, shape[1]))
+    assert_close_np(out, channel_mlp_attention_np(*args), **case.sum_tolerance(shape[1]))
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
@@ -61,7 +56,7 @@ def test_backward_matches_numpy(ops, case, shape, variant):
             continue
         actual = next(grads)
         assert actual.dtype == case.dtype and actual.shape == inp.shape
-        assert_close_np(actual, wanted, **tolerance(case, count))
+        assert_close_np(actual, wanted, **case.sum_tolerance(count))
 
 
 def test_gradcheck(one_thread, ops, device):

@@ -25,17 +25,12 @@ def conv_inputs(case, shape, layout='contiguous', seed=0):
             case.randn(c_out, c, 1, 1, seed=seed + 1), case.randn(n, c_out, h, w, seed=seed + 2))
 
 
-def sum_tolerance(case, terms):
-    """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
-    return dict(rtol=case.tolerance['rtol'], atol=case.tolerance['atol'] * max(1, terms)**.5)
-
-
 @pytest.mark.parametrize('shape, layout', INPUTS)
 def test_forward_matches_numpy(ops, case, shape, layout):
     x, weight, _ = conv_inputs(case, shape, layout)
     out = ops.pointwise_conv2d(x, weight)
     assert out.dtype == case.dtype and out.device == x.device
-    assert_close_np(out, pointwise_conv2d_np(x, weight), **sum_tolerance(case, shape[1]))
+    assert_close_np(out, pointwise_conv2d_np(x, weight), **case.sum_tolerance(shape[1]))
 
 
 @pytest.mark.parametrize('shape, layout', INPUTS)
@@ -48,7 +43,7 @@ def test_backward_matches_numpy(ops, case, shape, layout):
     # grad_x sums over C_out, grad_weight over N x H x W.
     for actual, wanted, inp, terms in zip(grads, expected, inputs, (c_out, n * h * w)):
         assert actual.dtype == case.dtype and actual.shape == inp.shape
-        assert_close_np(actual, wanted, **sum_tolerance(case, terms))
+        assert_close_np(actual, wanted, **case.sum_tolerance(terms))
 
 
 def test_channel_slices_are_read_in_place(ops, case):
@@ -56,7 +51,7 @@ def test_channel_slices_are_read_in_place(ops, case):
     group = x[:, 4:8]
     weight = case.randn(3, 4, 1, 1, seed=1)
     assert_close_np(ops.pointwise_conv2d(group, weight), pointwise_conv2d_np(group, weight),
-                    **sum_tolerance(case, 4))
+                    **case.sum_tolerance(4))
 
 
 def test_gradcheck(one_thread, ops, device):

@@ -44,11 +44,6 @@ def conv_inputs(case, conv, layout='contiguous', seed=0):
     return x, weight, dilation, groups, case.randn(n, c_out, h, w, seed=seed + 2)
 
 
-def conv_tolerance(case, terms):
-    """The dtype's tolerance, its atol scaled by sqrt(the products summed into one value)."""
-    return dict(rtol=case.tolerance['rtol'], atol=case.tolerance['atol'] * max(1, terms)**.5)
-
-
 def taps(weight):
     return weight.shape[1] * weight.shape[2] * weight.shape[3]
 
@@ -59,7 +54,7 @@ def test_forward_matches_numpy(ops, case, conv, layout):
     out = ops.same_conv2d(x, weight, dilation, groups)
     assert out.dtype == case.dtype and out.device == x.device
     assert_close_np(out, same_conv2d_np(x, weight, dilation, groups),
-                    **conv_tolerance(case, taps(weight)))
+                    **case.sum_tolerance(taps(weight)))
 
 
 @pytest.mark.parametrize('conv, layout', INPUTS)
@@ -73,7 +68,7 @@ def test_backward_matches_numpy(ops, case, conv, layout):
              x.shape[0] * x.shape[2] * x.shape[3])
     for actual, wanted, inp, count in zip(grads, expected, inputs, terms):
         assert actual.dtype == case.dtype and actual.shape == inp.shape
-        assert_close_np(actual, wanted, **conv_tolerance(case, count))
+        assert_close_np(actual, wanted, **case.sum_tolerance(count))
 
 
 @pytest.mark.parametrize('conv', [CONVS[0], CONVS[2]], ids=[CONV_IDS[0], CONV_IDS[2]])
@@ -89,7 +84,7 @@ def test_either_gradient_alone_matches_numpy(ops, case, conv):
         out = ops.same_conv2d(*inputs, dilation, groups)
         (actual, ) = grads_of(out, (inputs[which], ), grad)
         assert actual.dtype == case.dtype and actual.shape == inputs[which].shape
-        assert_close_np(actual, expected[which], **conv_tolerance(case, terms[which]))
+        assert_close_np(actual, expected[which], **case.sum_tolerance(terms[which]))
 
 
 def test_channel_slices_are_read_in_place(ops, case):
@@ -98,7 +93,7 @@ def test_channel_slices_are_read_in_place(ops, case):
     assert not group.is_contiguous()
     weight = case.randn(4, 1, 3, 3, seed=1)
     assert_close_np(ops.same_conv2d(group, weight, 1, 4), same_conv2d_np(group, weight, 1, 4),
-                    **conv_tolerance(case, taps(weight)))
+                    **case.sum_tolerance(taps(weight)))
 
 
 @pytest.mark.parametrize('conv', [CONVS[1], CONVS[2], CONVS[6]], ids=CONV_IDS[1:3] + CONV_IDS[6:7])
