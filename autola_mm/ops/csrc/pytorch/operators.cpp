@@ -3,9 +3,9 @@
 // dispatcher. This file is the one list of operators: each is defined once
 // here (its argument checks, then the kernel of its input's device, or just
 // the output shapes for Meta tensors), and AUTOLA_MM_FORWARD_OPERATORS,
-// AUTOLA_MM_NORM_OPERATORS and AUTOLA_MM_BACKWARD_OPERATORS derive the
-// schemas and the CPU, CUDA, Meta, autocast and autograd registrations from
-// that list. The autograd formulas of the forward operators are in
+// AUTOLA_MM_NORM_OPERATORS, AUTOLA_MM_PATTERN_OPERATORS and
+// AUTOLA_MM_BACKWARD_OPERATORS derive the schemas and the CPU, CUDA, Meta,
+// autocast and autograd registrations from that list. The autograd formulas of the forward operators are in
 // autograd.cpp; every backward is an operator here too.
 #include <Python.h>
 
