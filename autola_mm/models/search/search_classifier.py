@@ -11,7 +11,7 @@ a weight step on a training batch. The optimizers come in an
 ``OptimWrapperDict`` with the keys ``'architecture'`` and ``'weights'``.
 """
 import inspect
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -250,11 +250,18 @@ class HOGASearchClassifier(BaseModel):
             loss = F.cross_entropy(logits, labels)
         wrapper.zero_grad()
         wrapper.backward(loss)
-        all_reduce_params([p.grad for p in self.parameter_groups()['weights']
-                           if p.grad is not None], op='mean')
+        # A generator: on one process all_reduce_params returns before walking the
+        # supernet's thousands of parameters.
+        all_reduce_params(self._weight_grads(), op='mean')
         wrapper.step()
         wrapper.zero_grad()
         return dict(loss=loss.detach(), accuracy=_accuracy(logits, labels))
+
+    def _weight_grads(self) -> Iterator[Tensor]:
+        """The gradients of the weights (not ``alpha``) that have one."""
+        for p in self.parameter_groups()['weights']:
+            if p.grad is not None:
+                yield p.grad
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
