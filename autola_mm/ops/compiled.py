@@ -100,10 +100,8 @@ def channel_mlp_attention(x: Tensor,
         weight1, bias1, weight2, bias2 = (None if w is None else w.to(x.dtype)
                                           for w in (weight1, bias1, weight2, bias2))
         return _ops.channel_mlp_attention(x, weight1, bias1, weight2, bias2, with_max_pool)
-    parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
-    return channel_attention(
-        x, lambda avg, max_: channel_mlp(avg, max_ if with_max_pool else None, weight1, bias1,
-                                         weight2, bias2).to(avg.dtype), parameters)
+    composed = reference.channel_mlp_composition(channel_attention, channel_mlp)
+    return composed(x, weight1, bias1, weight2, bias2, with_max_pool)
 
 
 def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],

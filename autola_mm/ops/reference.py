@@ -240,6 +240,22 @@ def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tens
     return sigmoid_gate(x, channel_logits(*channel_stats(x)))
 
 
+def channel_mlp_composition(channel_attention: Callable, channel_mlp: Callable) -> Callable:
+    """:func:`channel_mlp_attention` composed from a path's ``channel_attention`` and
+    ``channel_mlp``: the logits return in the statistics' dtype."""
+
+    def composed(x, weight1, bias1, weight2, bias2, with_max_pool=False):
+
+        def channel_logits(avg: Tensor, max_: Tensor) -> Tensor:
+            second = max_ if with_max_pool else None
+            return channel_mlp(avg, second, weight1, bias1, weight2, bias2).to(avg.dtype)
+
+        parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
+        return channel_attention(x, channel_logits, parameters)
+
+    return composed
+
+
 def channel_mlp_attention(x: Tensor,
                           weight1: Tensor,
                           bias1: Optional[Tensor],
@@ -263,10 +279,8 @@ def channel_mlp_attention(x: Tensor,
         lower precision).
     """
     _check('channel_mlp_attention', x, weight1, bias1, weight2, bias2, with_max_pool)
-    parameters = tuple(p for p in (weight1, bias1, weight2, bias2) if p is not None)
-    return channel_attention(
-        x, lambda avg, max_: channel_mlp(avg, max_ if with_max_pool else None, weight1, bias1,
-                                         weight2, bias2).to(avg.dtype), parameters)
+    composed = channel_mlp_composition(channel_attention, channel_mlp)
+    return composed(x, weight1, bias1, weight2, bias2, with_max_pool)
 
 
 def cbam_mlp_composition(cbam_attention: Callable, channel_mlp: Callable, same_conv2d: Callable,
