@@ -43,13 +43,14 @@ struct NormDims {
   }
 };
 
-// The sum of term(value) over the values of channel c (its row in every image).
+// The sum of term(value) over the values of channel c (its row in every
+// image): each row in the vector lanes of scalar_t, the rows in acc_t.
 template <typename acc_t, typename scalar_t, typename Term>
 acc_t channel_sum(const scalar_t* x, const NormDims& d, int64_t c, const Term& term) {
   acc_t sum = 0;
   for (int64_t n = 0; n < d.images; ++n) {
     const scalar_t* row = x + d.row(n, c);
-    acc_t row_sum = 0;
+    scalar_t row_sum = 0;
 #pragma omp simd reduction(+ : row_sum)
     for (int64_t j = 0; j < d.positions; ++j) {
       row_sum += term(row[j]);
@@ -63,9 +64,9 @@ acc_t channel_sum(const scalar_t* x, const NormDims& d, int64_t c, const Term& t
 template <typename scalar_t, typename acc_t>
 void channel_moments(const scalar_t* x, const NormDims& d, int64_t c, acc_t& mean, acc_t& var) {
   const acc_t count = static_cast<acc_t>(d.count());
-  mean = channel_sum<acc_t>(x, d, c, [](scalar_t value) { return acc_t(value); }) / count;
-  var = channel_sum<acc_t>(x, d, c, [m = mean](scalar_t value) {
-          const acc_t centred = value - m;
+  mean = channel_sum<acc_t>(x, d, c, [](scalar_t value) { return value; }) / count;
+  var = channel_sum<acc_t>(x, d, c, [m = static_cast<scalar_t>(mean)](scalar_t value) {
+          const scalar_t centred = value - m;
           return centred * centred;
         }) / count;
 }
@@ -148,8 +149,8 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
         const scalar_t* g = grad + d.row(n, c);
         const scalar_t* o = kRelu ? relu_out + d.row(n, c) : nullptr;
         const scalar_t* row = x + d.row(n, c);
-        acc_t row_grad = 0;
-        acc_t row_grad_centred = 0;
+        scalar_t row_grad = 0;
+        scalar_t row_grad_centred = 0;
 #pragma omp simd reduction(+ : row_grad, row_grad_centred)
         for (int64_t j = 0; j < d.positions; ++j) {
           const scalar_t passed = passed_gradient<kRelu>(g, o, j);
