@@ -61,20 +61,12 @@ using at::Tensor;
   }
 
 // The 1 x 1 convolution as matrix products: one implementation for every
-// device (pointwise_conv2d.cpp), and its Meta kernels.
-#define AUTOLA_MM_DECLARE_POINTWISE(backend)                                          \
-  namespace backend {                                                                \
-  Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);                    \
-  Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x,        \
-                                         const Tensor& weight);                      \
-  Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x,       \
-                                          const Tensor& weight);                     \
-  }
-
-AUTOLA_MM_DECLARE_POINTWISE(gemm)
-AUTOLA_MM_DECLARE_POINTWISE(meta)
-
-#undef AUTOLA_MM_DECLARE_POINTWISE
+// device (pointwise_conv2d.cpp).
+namespace gemm {
+Tensor pointwise_conv2d(const Tensor& x, const Tensor& weight);
+Tensor pointwise_conv2d_backward_input(const Tensor& grad, const Tensor& x, const Tensor& weight);
+Tensor pointwise_conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Tensor& weight);
+}  // namespace gemm
 
 AUTOLA_MM_DECLARE_BACKEND(cpu)
 AUTOLA_MM_DECLARE_BACKEND(cuda)
@@ -103,7 +95,6 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
     const Tensor& grad, const Tensor& avg, const std::optional<Tensor>& max,
     const Tensor& weight1, const std::optional<Tensor>& bias1, const Tensor& weight2);
 }  // namespace cpu
-AUTOLA_MM_DECLARE_BACKEND(meta)
 
 #undef AUTOLA_MM_DECLARE_BACKEND
 
