@@ -224,8 +224,26 @@ int64_t planes_per_task(int64_t work_per_plane) {
   return std::max<int64_t>(1, kMinTaskWork / std::max<int64_t>(1, work_per_plane));
 }
 
+// dst[q] = sum over i < kInputs of weight[i] * src[i * pitch + q] for q < count:
+// the inputs of one output summed in registers, in the order of i (the order
+// of multiply_add input by input into zeros), the output written once.
+template <int64_t kInputs, typename scalar_t>
+inline void weighted_planes(scalar_t* dst, const scalar_t* src, int64_t pitch,
+                            const scalar_t* weight, int64_t count) {
+  for (int64_t q = 0; q < count; ++q) {
+    scalar_t sum = 0;
+    for (int64_t i = 0; i < kInputs; ++i) {
+      sum += weight[i] * src[i * pitch + q];
+    }
+    dst[q] = sum;
+  }
+}
+
 // out[n, o] for every image and output channel, planes read in place (1 x 1
-// kernels); `weight` is (out_channels, in_per_group, 1, 1) contiguous.
+// kernels); `weight` is (out_channels, in_per_group, 1, 1) contiguous. The
+// 1, 2 and 4 inputs per group of HOGA's gates (their 1 x 1 convolutions of
+// the channel pool and of 4-channel groups) write each output once; other
+// widths add an input at a time.
 template <typename scalar_t>
 void convolve_unpadded(const scalar_t* x, int64_t x_image_stride, const scalar_t* weight,
                        scalar_t* out, const ConvDims& d) {
@@ -236,11 +254,24 @@ void convolve_unpadded(const scalar_t* x, int64_t x_image_stride, const scalar_t
       const int64_t n = task / d.out_channels;
       const int64_t o = task % d.out_channels;
       scalar_t* dst = out + task * d.plane();
-      std::fill(dst, dst + d.plane(), scalar_t(0));
-      for (int64_t i = 0; i < d.in_per_group(); ++i) {
-        const int64_t channel = o / d.out_per_group() * d.in_per_group() + i;
-        multiply_add(dst, x + n * x_image_stride + channel * d.plane(),
-                     weight[o * d.in_per_group() + i], d.plane());
+      const scalar_t* planes =
+          x + n * x_image_stride + o / d.out_per_group() * d.in_per_group() * d.plane();
+      const scalar_t* w = weight + o * d.in_per_group();
+      switch (d.in_per_group()) {
+        case 1:
+          weighted_planes<1>(dst, planes, d.plane(), w, d.plane());
+          break;
+        case 2:
+          weighted_planes<2>(dst, planes, d.plane(), w, d.plane());
+          break;
+        case 4:
+          weighted_planes<4>(dst, planes, d.plane(), w, d.plane());
+          break;
+        default:
+          std::fill(dst, dst + d.plane(), scalar_t(0));
+          for (int64_t i = 0; i < d.in_per_group(); ++i) {
+            multiply_add(dst, planes + i * d.plane(), w[i], d.plane());
+          }
       }
     }
   });
