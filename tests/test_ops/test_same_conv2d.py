@@ -12,8 +12,9 @@ from ops_numpy_reference import (LAYOUTS, assert_bitwise_or_close, assert_close_
 
 # (N, C, C_out, H, W, kernel, dilation, groups): HOGA's depthwise 3x3 (plain
 # and dilated), the channel pool's 7x7 and dilated 3x3 (2 -> 1) and 2 -> 2
-# depthwise, a 4 -> 4 pointwise, a grouped conv, a kernel wider than the map;
-# then an empty batch, 1x1 maps, 49 positions and 1 x 257 positions.
+# depthwise, 1x1 convolutions of 4, 2 (and, as their input gradients, 1), 3
+# and 8 inputs per group, a grouped conv, a kernel wider than the map; then
+# an empty batch, 1x1 maps, 49 positions and 1 x 257 positions.
 CONVS = [
     (2, 4, 4, 6, 7, 3, 1, 4),
     (2, 4, 4, 9, 8, 3, 2, 4),
@@ -21,6 +22,9 @@ CONVS = [
     (2, 2, 1, 7, 6, 3, 2, 1),
     (2, 2, 2, 5, 5, 3, 1, 2),
     (2, 4, 4, 5, 6, 1, 1, 1),
+    (2, 2, 1, 6, 5, 1, 1, 1),
+    (2, 6, 4, 4, 5, 1, 1, 2),
+    (2, 8, 2, 3, 7, 1, 1, 1),
     (2, 6, 4, 5, 5, 3, 1, 2),
     (1, 3, 3, 2, 3, 5, 2, 3),
     (0, 4, 4, 5, 5, 3, 1, 4),
@@ -33,7 +37,7 @@ CONV_IDS = ['x'.join(map(str, conv)) for conv in CONVS]
 INPUTS = [pytest.param(conv, 'contiguous', id=f'{name}-contiguous')
           for conv, name in zip(CONVS, CONV_IDS)] + [
               pytest.param(CONVS[i], layout, id=f'{CONV_IDS[i]}-{layout}')
-              for i in (0, 2, 11) for layout in LAYOUTS[1:]]
+              for i in (0, 2, 14) for layout in LAYOUTS[1:]]
 
 
 def conv_inputs(case, conv, layout='contiguous', seed=0):
@@ -96,7 +100,7 @@ def test_channel_slices_are_read_in_place(ops, case):
                     **case.sum_tolerance(taps(weight)))
 
 
-@pytest.mark.parametrize('conv', [CONVS[1], CONVS[2], CONVS[6]], ids=CONV_IDS[1:3] + CONV_IDS[6:7])
+@pytest.mark.parametrize('conv', [CONVS[1], CONVS[2], CONVS[9]], ids=CONV_IDS[1:3] + CONV_IDS[9:10])
 def test_gradcheck(one_thread, ops, device, conv):
     n, c, c_out, _, _, k, dilation, groups = conv
     x = torch.randn(1, c, 5, 5, dtype=torch.float64, device=device, requires_grad=True)
