@@ -58,7 +58,7 @@ def main(argv=None):
     genotype_file = osp.join(runner.work_dir, 'genotype.json')
     runner.logger.info(f"Use the searched cell with dict(type='HOGA', "
                        f"genotype='{genotype_file}')")
-    close_distributed(cfg.launcher)
+    close_distributed(cfg.launcher, end_process=__name__ == '__main__')
     return runner
 
 

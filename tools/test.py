@@ -124,7 +124,7 @@ def main(argv=None) -> dict:
     except CheckpointMismatchError as err:
         sys.exit(f'error: {err}')
     metrics = runner.test()
-    close_distributed(cfg.launcher)
+    close_distributed(cfg.launcher, end_process=__name__ == '__main__')
     return metrics
 
 

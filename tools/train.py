@@ -67,7 +67,7 @@ def main(argv=None):
     runner = build_runner(cfg)
     with exit_on_checkpoint_errors(cfg):
         runner.train()
-    close_distributed(cfg.launcher)
+    close_distributed(cfg.launcher, end_process=__name__ == '__main__')
     return runner
 
 
