@@ -7,6 +7,9 @@ the tools now end with ``autola_mm.utils.close_distributed`` (a barrier,
 ``destroy_process_group``, then, run as scripts, ``os._exit(0)`` once the logs
 are flushed: the barrier alone left 4 of 18 runs of this test failing).
 """
+import subprocess
+import sys
+
 from launch_testkit import check_exit_ok, free_port, run_together
 from tools_testkit import (CONFIG_ROOT, REPO_ROOT, cifar_body, derived_config, subprocess_env,
                            write_cifar10)
@@ -30,3 +33,25 @@ def test_five_two_process_trainings_in_a_row_exit_0(tmp_path):
                                 timeout=240)
         check_exit_ok(result)
         assert (work_dir / 'epoch_1.pth').is_file(), f'run {run + 1} saved no checkpoint'
+
+
+def test_close_distributed_ends_the_process_after_flushing_the_log(tmp_path):
+    log = tmp_path / 'run.log'
+    script = f'''
+import logging, os, sys
+import torch.distributed as dist
+from autola_mm.utils import close_distributed
+logging.basicConfig(filename={str(log)!r}, level=logging.INFO)
+os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='{free_port()}')
+dist.init_process_group('gloo', rank=0, world_size=1)
+logging.info('run finished')
+print('printed before', end='')
+close_distributed('pytorch', end_process=True)
+print('not reached')
+sys.exit(3)
+'''
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            env=subprocess_env(), timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout == 'printed before'
+    assert 'run finished' in log.read_text()
