@@ -208,8 +208,8 @@ def close_distributed(launcher: str, end_process: bool = False) -> None:
     collected), and with the barrier alone one two-process training in about
     twenty still died in the teardown (``test_distributed_exit``: 4 of 18 runs
     of five trainings failed). A tool run as a script passes
-    ``end_process=True``: the logging handlers and standard streams are flushed
-    and closed, and the process exits with status 0 through ``os._exit``,
+    ``end_process=True``: the logging handlers are flushed and closed, the
+    standard streams flushed, and the process exits with status 0 through ``os._exit``,
     before any thread can meet a finalizing interpreter. The run's checkpoints,
     logs and visualisation data are written and closed by then (mmengine's
     ``LoggerHook`` closes the visualizer after the run).
