@@ -44,18 +44,13 @@ struct NormDims {
 };
 
 // The sum of term(value) over the values of channel c (its row in every
-// image): each row in the vector lanes of scalar_t, the rows in acc_t.
+// image): each row as lane_sum adds it, the rows in acc_t.
 template <typename acc_t, typename scalar_t, typename Term>
 acc_t channel_sum(const scalar_t* x, const NormDims& d, int64_t c, const Term& term) {
   acc_t sum = 0;
   for (int64_t n = 0; n < d.images; ++n) {
     const scalar_t* row = x + d.row(n, c);
-    scalar_t row_sum = 0;
-#pragma omp simd reduction(+ : row_sum)
-    for (int64_t j = 0; j < d.positions; ++j) {
-      row_sum += term(row[j]);
-    }
-    sum += row_sum;
+    sum += lane_sum<acc_t, scalar_t>(d.positions, [&](int64_t j) { return term(row[j]); });
   }
   return sum;
 }

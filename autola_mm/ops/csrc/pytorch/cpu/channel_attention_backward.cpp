@@ -25,15 +25,18 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
       const scalar_t* g = grad + r * length;
       const scalar_t* row = x + r * length;
       const scalar_t row_max = channel_max[r];
-      acc_t sum = 0;
-      int64_t ties = 0;
-#pragma omp simd reduction(+ : sum, ties)
-      for (int64_t j = 0; j < length; ++j) {
-        sum += g[j] * row[j];
-        ties += row[j] == row_max;
-      }
+      int32_t ties = 0;
+      const acc_t sum = sum_of_chunks<acc_t>(length, [&](int64_t begin, int64_t end) {
+        scalar_t chunk = 0;
+#pragma omp simd reduction(+ : chunk, ties)
+        for (int64_t j = begin; j < end; ++j) {
+          chunk += g[j] * row[j];
+          ties += row[j] == row_max;
+        }
+        return chunk;
+      });
       grad_logits[r] = sigmoid_backward(static_cast<scalar_t>(sum), sigmoid(logits[r]));
-      channel_ties[r] = static_cast<int32_t>(ties);
+      channel_ties[r] = ties;
     }
   });
 }

@@ -31,15 +31,13 @@ struct MlpWeights {
   int64_t hidden;
 };
 
-// sum_k row[k] * values[k] over `length` values, in acc_t.
+// sum_k row[k] * values[k] over `length` values: the products in the
+// lanes of value_t, chunk by chunk as lane_sum adds (a float dot in double
+// lanes took twice as long: SE's MLP at C = 1024, 0.09 ms).
 template <typename acc_t, typename scalar_t, typename value_t>
 acc_t dot(const scalar_t* row, const value_t* values, int64_t length) {
-  acc_t sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t k = 0; k < length; ++k) {
-    sum += static_cast<acc_t>(row[k]) * values[k];
-  }
-  return sum;
+  return lane_sum<acc_t, value_t>(
+      length, [&](int64_t k) { return static_cast<value_t>(row[k]) * values[k]; });
 }
 
 // pre[j] = bias1[j] + sum_c weight1[j, c] * p[c], the hidden layer before its ReLU.
@@ -64,15 +62,18 @@ void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
   using acc_t = at::acc_type<scalar_t, false>;
   const int64_t work = static_cast<int64_t>(pooled.size()) * mlp.hidden * mlp.channels * 2;
   parallel_for_vectorized(0, images, rows_per_task(work), [&](int64_t first, int64_t last) {
-    std::vector<acc_t> pre(mlp.hidden), hidden(mlp.hidden);
+    std::vector<acc_t> pre(mlp.hidden), hidden_sum(mlp.hidden);
+    std::vector<scalar_t> hidden(mlp.hidden);
     for (int64_t n = first; n < last; ++n) {
-      std::fill(hidden.begin(), hidden.end(), acc_t(0));
+      std::fill(hidden_sum.begin(), hidden_sum.end(), acc_t(0));
       for (const scalar_t* p : pooled) {
         hidden_layer(mlp, p + n * mlp.channels, pre.data());
         for (int64_t j = 0; j < mlp.hidden; ++j) {
-          hidden[j] += relu(pre[j]);
+          hidden_sum[j] += relu(pre[j]);
         }
       }
+      // The hidden activations in the descriptors' dtype, as torch's fc2 reads them.
+      std::copy(hidden_sum.begin(), hidden_sum.end(), hidden.begin());
       const acc_t descriptors = static_cast<acc_t>(pooled.size());
       for (int64_t c = 0; c < mlp.channels; ++c) {
         const acc_t sum = dot<acc_t>(mlp.weight2 + c * mlp.hidden, hidden.data(), mlp.hidden);

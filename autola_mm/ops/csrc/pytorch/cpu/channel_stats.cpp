@@ -6,6 +6,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "../../common/attention_math.h"
@@ -16,6 +17,10 @@
 namespace autola_mm::cpu {
 namespace {
 
+// The sum chunk by chunk in scalar_t lanes (sum_of_chunks), the maximum in
+// the same pass. A NaN anywhere makes the sum NaN,
+// and only then is the row scanned for one, so that the maximum is NaN as
+// torch.amax's is; the hot loop keeps no NaN flag.
 template <typename scalar_t>
 void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t rows,
                         int64_t length) {
@@ -23,17 +28,21 @@ void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t
   parallel_for_vectorized(0, rows, rows_per_task(length), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       const scalar_t* row = x + r * length;
-      acc_t sum = 0;
       scalar_t row_max = row[0];
-      int has_nan = 0;
-#pragma omp simd reduction(+ : sum) reduction(max : row_max) reduction(| : has_nan)
-      for (int64_t i = 0; i < length; ++i) {
-        sum += row[i];
-        row_max = row[i] > row_max ? row[i] : row_max;
-        has_nan |= row[i] != row[i];
+      const acc_t sum = sum_of_chunks<acc_t>(length, [&](int64_t begin, int64_t end) {
+        scalar_t chunk = 0;
+#pragma omp simd reduction(+ : chunk) reduction(max : row_max)
+        for (int64_t i = begin; i < end; ++i) {
+          chunk += row[i];
+          row_max = row[i] > row_max ? row[i] : row_max;
+        }
+        return chunk;
+      });
+      if (sum != sum && std::any_of(row, row + length, [](scalar_t v) { return v != v; })) {
+        row_max = std::numeric_limits<scalar_t>::quiet_NaN();
       }
       avg[r] = static_cast<scalar_t>(sum / length);
-      max[r] = has_nan ? std::numeric_limits<scalar_t>::quiet_NaN() : row_max;
+      max[r] = row_max;
     }
   });
 }

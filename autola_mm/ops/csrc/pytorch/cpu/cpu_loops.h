@@ -23,6 +23,39 @@ namespace autola_mm::cpu {
 // Elements one task should touch at least, so that small maps stay on one thread.
 constexpr int64_t kMinTaskElements = 32768;
 
+// Elements of a row that a reduction sums in the vector lanes of the map's
+// own dtype before the chunk's sum joins the row's total in the wider
+// accumulation type (double for float): a float vector has twice the lanes
+// of a double one and needs no conversion per element, and a chunk this
+// short bounds float's rounding to 4096 / 16 = 256 additions per lane.
+constexpr int64_t kLaneSumChunk = 4096;
+
+// The sum over [0, length) in acc_t of chunk_sum(begin, end), a chunk's sum
+// over [begin, end), for the chunks of kLaneSumChunk in order. A kernel whose
+// pass over a row also reduces something else (a maximum, a count of ties)
+// does that inside its chunk_sum's loop.
+template <typename acc_t, typename ChunkSum>
+inline acc_t sum_of_chunks(int64_t length, const ChunkSum& chunk_sum) {
+  acc_t total = 0;
+  for (int64_t begin = 0; begin < length; begin += kLaneSumChunk) {
+    total += chunk_sum(begin, std::min(begin + kLaneSumChunk, length));
+  }
+  return total;
+}
+
+// The sum of term(j) over j in [0, length): each chunk in scalar_t lanes.
+template <typename acc_t, typename scalar_t, typename Term>
+inline acc_t lane_sum(int64_t length, const Term& term) {
+  return sum_of_chunks<acc_t>(length, [&](int64_t begin, int64_t end) {
+    scalar_t chunk = 0;
+#pragma omp simd reduction(+ : chunk)
+    for (int64_t j = begin; j < end; ++j) {
+      chunk += term(j);
+    }
+    return chunk;
+  });
+}
+
 // Rows (of `row_length` elements) per parallel task.
 inline int64_t rows_per_task(int64_t row_length) {
   return std::max<int64_t>(1, kMinTaskElements / std::max<int64_t>(1, row_length));
