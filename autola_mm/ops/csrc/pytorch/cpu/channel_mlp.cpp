@@ -84,25 +84,40 @@ void channel_mlp_images(const MlpWeights<scalar_t>& mlp,
   });
 }
 
+// Terms of weighted_rows summed in the lanes of the descriptors' dtype
+// before their sum joins the row in acc_t.
+constexpr int64_t kTermsPerChunk = 32;
+
 // row = sum_i coefficient(i) * input(i), each input(i) a row of row.size()
 // values, over `terms` terms in order; returns sum_i coefficient(i). Every
 // product of the backward pass has this form: the hidden layer's gradient
 // (grad times the rows of fc2's weight), a descriptor's (grad_pre times the
 // rows of fc1's weight), and a row of a weight gradient with its bias
-// gradient (one term per image and descriptor).
-template <typename acc_t, typename Coefficient, typename Input>
+// gradient (one term per image and descriptor). Each kTermsPerChunk terms
+// are summed in scalar_t in `chunk` (a scratch row), then added to `row`:
+// a float row in double lanes loads, converts and stores twice the vectors.
+template <typename scalar_t, typename acc_t, typename Coefficient, typename Input>
 acc_t weighted_rows(int64_t terms, const Coefficient& coefficient, const Input& input,
-                    std::vector<acc_t>& row) {
+                    std::vector<scalar_t>& chunk, std::vector<acc_t>& row) {
   const int64_t length = static_cast<int64_t>(row.size());
   std::fill(row.begin(), row.end(), acc_t(0));
   acc_t total = 0;
-  for (int64_t i = 0; i < terms; ++i) {
-    const acc_t g = coefficient(i);
-    const auto* values = input(i);
-    total += g;
+  for (int64_t begin = 0; begin < terms; begin += kTermsPerChunk) {
+    chunk.assign(length, scalar_t(0));
+    scalar_t* sums = chunk.data();
+    for (int64_t i = begin; i < std::min(begin + kTermsPerChunk, terms); ++i) {
+      const acc_t g = coefficient(i);
+      const scalar_t weight = static_cast<scalar_t>(g);
+      const auto* values = input(i);
+      total += g;
+#pragma omp simd
+      for (int64_t k = 0; k < length; ++k) {
+        sums[k] += weight * static_cast<scalar_t>(values[k]);
+      }
+    }
 #pragma omp simd
     for (int64_t k = 0; k < length; ++k) {
-      row[k] += g * values[k];
+      row[k] += sums[k];
     }
   }
   return total;
@@ -136,11 +151,13 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
   const int64_t work = descriptors * hidden * channels * 3;
   parallel_for_vectorized(0, images, rows_per_task(work), [&](int64_t first, int64_t last) {
     std::vector<acc_t> pre(hidden), grad_hidden(hidden), row_sum(channels);
+    std::vector<scalar_t> chunk;
     for (int64_t n = first; n < last; ++n) {
       const scalar_t* g = grad + n * channels;
       weighted_rows(
           channels, [&](int64_t c) { return acc_t(g[c]); },
-          [&](int64_t c) { return mlp.weight2 + c * hidden; }, grad_hidden);
+          [&](int64_t c) { return mlp.weight2 + c * hidden; }, chunk,
+          grad_hidden);
       acc_t* sum = hidden_sum.data() + n * hidden;
       std::fill(sum, sum + hidden, acc_t(0));
       for (int64_t d = 0; d < descriptors; ++d) {
@@ -152,7 +169,8 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
         }
         weighted_rows(
             hidden, [&](int64_t j) { return grad_pre_row[j]; },
-            [&](int64_t j) { return mlp.weight1 + j * channels; }, row_sum);
+            [&](int64_t j) { return mlp.weight1 + j * channels; }, chunk,
+            row_sum);
         store(row_sum, grad_pooled[d] + n * channels);
       }
     }
@@ -162,10 +180,12 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
   parallel_for_vectorized(0, channels, rows_per_task(images * (hidden + 1)),
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(hidden);
+    std::vector<scalar_t> chunk;
     for (int64_t c = first; c < last; ++c) {
       const acc_t bias = weighted_rows(
           images, [&](int64_t n) { return acc_t(grad[n * channels + c]); },
-          [&](int64_t n) { return hidden_sum.data() + n * hidden; }, row);
+          [&](int64_t n) { return hidden_sum.data() + n * hidden; }, chunk,
+          row);
       store(row, grad_weight2 + c * hidden);
       grad_bias2[c] = static_cast<scalar_t>(static_cast<acc_t>(descriptors) * bias);
     }
@@ -176,10 +196,12 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
   parallel_for_vectorized(0, hidden, rows_per_task(descriptors * images * (channels + 1)),
                           [&](int64_t first, int64_t last) {
     std::vector<acc_t> row(channels);
+    std::vector<scalar_t> chunk;
     for (int64_t j = first; j < last; ++j) {
       const acc_t bias = weighted_rows(
           descriptors * images, [&](int64_t i) { return grad_pre[i * hidden + j]; },
-          [&](int64_t i) { return pooled[i / images] + (i % images) * channels; }, row);
+          [&](int64_t i) { return pooled[i / images] + (i % images) * channels; }, chunk,
+          row);
       store(row, grad_weight1 + j * channels);
       grad_bias1[j] = static_cast<scalar_t>(bias);
     }
