@@ -149,6 +149,37 @@ def test_cpu_autocast_matches_reference(compiled_case):
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
 
 
+#: Per device: the autocast dtype, and a map dtype the kernels cover that differs
+#: from float32 weights.
+AUTOCAST_DTYPES = {'cpu': (torch.bfloat16, torch.float64), 'cuda': (torch.float16, torch.float16)}
+
+
+def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_case):
+    # The operator has no autocast kernel, nor have the operators it calls while it
+    # runs (under CUDA autocast its MLP and convolution had run in float16 and its
+    # backward failed): float32 inputs give the numbers and running statistics they
+    # give without autocast, and float32 weights on a map of another dtype fail in
+    # the forward.
+    if compiled_case.dtype != torch.float32:
+        pytest.skip('a float32 map and weights under autocast')
+    device = compiled_case.device
+    autocast_dtype, other_dtype = AUTOCAST_DTYPES[device]
+    results = []
+    for enabled in (False, True):
+        args, grad = cbam_inputs(compiled_case, SHAPES[0], 'train', seed=2)
+        given = [t.requires_grad_() for t in args[:8]]
+        with torch.autocast(device, dtype=autocast_dtype, enabled=enabled):
+            out = torch.ops.autola_mm.cbam_mlp_attention(*args)
+        assert out.dtype == torch.float32
+        results.append([out, *grads_of(out, given, grad), *args[8:10], args[-1]])
+    for with_autocast, without in zip(*results):
+        assert torch.equal(with_autocast, without)
+    args, _ = cbam_inputs(compiled_case, SHAPES[0], 'train', seed=2)
+    with torch.autocast(device, dtype=autocast_dtype):
+        with pytest.raises(ValueError, match='weight1 must have avg\'s dtype'):
+            torch.ops.autola_mm.cbam_mlp_attention(args[0].to(other_dtype), *args[1:])
+
+
 @pytest.mark.skipif(not compiled_ops_available(), reason='the compiled operators are not built')
 def test_cbam_runs_the_operator_where_the_core_computes_its_layers():
     torch.manual_seed(0)

@@ -183,6 +183,35 @@ def test_cuda_autocast_matches_reference(needs_compiled, dtype):
         torch.testing.assert_close(ours.float(), theirs.float(), rtol=1e-2, atol=1e-2)
 
 
+#: Per device: the autocast dtype, and a map dtype the kernels cover that differs
+#: from float32 weights.
+AUTOCAST_DTYPES = {'cpu': (torch.bfloat16, torch.float64), 'cuda': (torch.float16, torch.float16)}
+
+
+def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_device):
+    # The operator has no autocast kernel, nor have the operators it calls while it
+    # runs: float32 inputs give the numbers they give without autocast, each way, and
+    # float32 weights on a map of another dtype fail in the forward (under CUDA
+    # autocast they had run the MLP in float16 and failed in the backward).
+    autocast_dtype, other_dtype = AUTOCAST_DTYPES[compiled_device]
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(2, 8, 5, 5), (2, 8), (2, ), (8, 2), (8, )]
+    args = [torch.randn(shape, generator=gen).to(compiled_device) for shape in shapes]
+    grad = torch.randn(2, 8, 5, 5, generator=gen).to(compiled_device)
+    results = []
+    for enabled in (False, True):
+        given = [t.clone().requires_grad_() for t in args]
+        with torch.autocast(compiled_device, dtype=autocast_dtype, enabled=enabled):
+            out = torch.ops.autola_mm.channel_mlp_attention(*given, True)
+        assert out.dtype == torch.float32
+        results.append([out, *grads_of(out, given, grad)])
+    for with_autocast, without in zip(*results):
+        assert torch.equal(with_autocast, without)
+    with torch.autocast(compiled_device, dtype=autocast_dtype):
+        with pytest.raises(ValueError, match='weight1 must have avg\'s dtype'):
+            torch.ops.autola_mm.channel_mlp_attention(args[0].to(other_dtype), *args[1:], True)
+
+
 @pytest.mark.skipif(not compiled_ops_available(), reason='the compiled operators are not built')
 def test_se_runs_the_operator_for_a_relu_mlp_without_hooks():
     torch.manual_seed(0)

@@ -11,6 +11,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/add.h>
 #include <ATen/ops/zeros_like.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
@@ -104,6 +105,15 @@ AUTOLA_MM_OPERATOR(batch_norm_backward,
 
 // Runs the operator's kernels (device, Meta, ...) without recording autograd.
 #define AUTOLA_MM_BELOW_AUTOGRAD at::AutoDispatchBelowADInplaceOrView below_autograd
+
+// The pattern operators have no autocast kernel (operators.cpp): they run in
+// their inputs' dtypes, and so must the operators they call, which autocast
+// would otherwise cast (the MLP and the convolution to float16 under CUDA
+// autocast, while the context kept the float32 weights that the backward
+// operators then refuse). A mix of dtypes fails in the forward, with the
+// inner operator's dtype error.
+#define AUTOLA_MM_BELOW_AUTOCAST \
+  c10::impl::ExcludeDispatchKeyGuard below_autocast(c10::autocast_dispatch_keyset)
 
 struct ChannelStats : torch::autograd::Function<ChannelStats> {
   static variable_list forward(AutogradContext* ctx, const Tensor& x) {
@@ -261,6 +271,7 @@ struct ChannelMlpAttention : torch::autograd::Function<ChannelMlpAttention> {
                         const std::optional<Tensor>& bias1, const Tensor& weight2,
                         const std::optional<Tensor>& bias2, bool with_max_pool) {
     AUTOLA_MM_BELOW_AUTOGRAD;
+    AUTOLA_MM_BELOW_AUTOCAST;
     auto [avg, max] = channel_stats_op().call(x);
     const std::optional<Tensor> second =
         with_max_pool ? std::optional<Tensor>(max) : std::nullopt;
@@ -315,6 +326,7 @@ struct CbamMlpAttention : torch::autograd::Function<CbamMlpAttention> {
                         Tensor& running_var, bool training, double momentum, double eps,
                         const std::optional<Tensor>& num_batches_tracked) {
     AUTOLA_MM_BELOW_AUTOGRAD;
+    AUTOLA_MM_BELOW_AUTOCAST;
     auto [avg, max] = channel_stats_op().call(x);
     Tensor channel = channel_mlp_op().call(avg, max, weight1, bias1, weight2, bias2);
     Tensor pooled = gated_spatial_stats_op().call(x, channel);
