@@ -169,6 +169,23 @@ def test_bad_vectors_are_rejected(ops, device):
         'autola_mm::batch_norm: running_mean must have x\'s dtype Float, got Double')
 
 
+def test_parameters_of_two_dtypes_are_rejected(needs_compiled):
+    # float16 maps take float16 or float32 parameters, but all of one dtype: ATen's
+    # batch norm, which runs on CUDA, reads every parameter as the first one's dtype
+    # (checked on Meta tensors, which run the operator's checks on any machine).
+    x = torch.empty(2, 3, 4, 4, device='meta', dtype=torch.float16)
+    half, single = (torch.empty(3, device='meta', dtype=dtype)
+                    for dtype in (torch.float16, torch.float32))
+    assert_rejected(
+        lambda: torch.ops.autola_mm.batch_norm(x, half, None, single, single, True, MOMENTUM,
+                                               EPS),
+        'autola_mm::batch_norm: running_mean must have weight\'s dtype Half, got Float (the '
+        'parameters and running statistics share one dtype)')
+    out, mean, invstd = torch.ops.autola_mm.batch_norm(x, single, single, single, single, True,
+                                                       MOMENTUM, EPS)
+    assert out.dtype == torch.float16 and mean.dtype == invstd.dtype == torch.float32
+
+
 def test_strided_vectors_are_read_and_updated_in_place(ops, device):
     x = 1 + 3 * torch.randn(2, 3, 4, 4, device=device)
     weight, bias = torch.randn(6, device=device)[::2], torch.randn(6, device=device)[::2]

@@ -423,7 +423,11 @@ void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tenso
   checks::channel_vector(op, "running_var", running_var, x);
   // x's dtype, or the wider one it computes in (float parameters of a
   // float16 map, as torch's batch norm takes them).
+  // All of them in one dtype: ATen's batch norm, which other devices run,
+  // reads every parameter as the first one's dtype.
   const auto opmath = at::toOpMathType(x.scalar_type());
+  const char* first_name = nullptr;
+  at::ScalarType first_dtype = at::ScalarType::Undefined;
   for (const auto& [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias},
                                 std::pair{"running_mean", std::optional<Tensor>(running_mean)},
                                 std::pair{"running_var", std::optional<Tensor>(running_var)}}) {
@@ -433,6 +437,13 @@ void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tenso
                         opmath == x.scalar_type() ? "" : " or ",
                         opmath == x.scalar_type() ? "" : c10::toString(opmath), ", got ",
                         t->scalar_type());
+      if (first_name == nullptr) {
+        first_name = name;
+        first_dtype = t->scalar_type();
+      }
+      TORCH_CHECK_VALUE(t->scalar_type() == first_dtype, op, ": ", name, " must have ",
+                        first_name, "'s dtype ", first_dtype, ", got ", t->scalar_type(),
+                        " (the parameters and running statistics share one dtype)");
     }
   }
 }
