@@ -422,9 +422,9 @@ void check_batch_norm(const char* op, const Tensor& x, const std::optional<Tenso
   checks::channel_vector(op, "running_mean", running_mean, x);
   checks::channel_vector(op, "running_var", running_var, x);
   // x's dtype, or the wider one it computes in (float parameters of a
-  // float16 map, as torch's batch norm takes them).
-  // All of them in one dtype: ATen's batch norm, which other devices run,
-  // reads every parameter as the first one's dtype.
+  // float16 map, as torch's batch norm takes them), all of them the same:
+  // ATen's batch norm, which other devices run, reads every parameter as the
+  // first one's dtype.
   const auto opmath = at::toOpMathType(x.scalar_type());
   const char* first_name = nullptr;
   at::ScalarType first_dtype = at::ScalarType::Undefined;

@@ -11,6 +11,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "../attention_core.h"

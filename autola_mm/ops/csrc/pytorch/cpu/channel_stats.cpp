@@ -18,9 +18,9 @@ namespace autola_mm::cpu {
 namespace {
 
 // The sum chunk by chunk in scalar_t lanes (sum_of_chunks), the maximum in
-// the same pass. A NaN anywhere makes the sum NaN,
-// and only then is the row scanned for one, so that the maximum is NaN as
-// torch.amax's is; the hot loop keeps no NaN flag.
+// the same pass. A NaN anywhere makes the sum NaN, and only then is the row
+// scanned for one, so that the maximum is NaN as torch.amax's is; the hot
+// loop keeps no NaN flag.
 template <typename scalar_t>
 void channel_stats_rows(const scalar_t* x, scalar_t* avg, scalar_t* max, int64_t rows,
                         int64_t length) {
