@@ -27,6 +27,9 @@ LAYOUTS = ('contiguous', 'channels_last', 'strided', 'channel_slice')
 #: positions (7x7 and 1x257: a 64-lane CPU loop's remainder), an empty batch,
 #: and a map of several parallel CPU tasks.
 SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (0, 3, 4, 4), (2, 64, 23, 23)]
+#: A map whose rows span three chunks of the CPU's row sums (kLaneSumChunk = 4096
+#: positions each): two whole chunks and a remainder.
+LONG_ROWS = (1, 3, 2, 4100)
 #: An empty map (H * W = 0): spatial pools and gates accept it, channel pools do not.
 NO_POSITIONS = (2, 3, 0, 4)
 #: The shapes every layout is tested on (the others are tested contiguous).

@@ -3,12 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from ops_numpy_reference import (as_np, assert_close_np, assert_rejected, batch_norm_grad_np,
-                                 batch_norm_np, grads_of, in_layout, shapes_and_layouts)
+from ops_numpy_reference import (LONG_ROWS, as_np, assert_close_np, assert_rejected,
+                                 batch_norm_grad_np, batch_norm_np, grads_of, in_layout,
+                                 shapes_and_layouts)
 
 #: Maps with more than one value per channel (training needs it), 7x7 and 1x257 rows
-#: (vector remainders) and a map of several parallel CPU tasks.
-NORM_SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23)]
+#: (vector remainders), a map of several parallel CPU tasks and rows of several chunks.
+NORM_SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23),
+               LONG_ROWS]
 MOMENTUM, EPS = 0.1, 1e-5
 
 

@@ -5,11 +5,12 @@ import torch._dynamo.testing
 from torch import nn
 
 from autola_mm.ops import reference
-from ops_numpy_reference import (LAYOUTS, LOW_PRECISION, assert_bitwise_or_close,
+from ops_numpy_reference import (LAYOUTS, LONG_ROWS, LOW_PRECISION, assert_bitwise_or_close,
                                  assert_layout_invariant, assert_rejected)
 
-# (3, 600, 10, 20) spans several position tiles of the compiled CPU kernels.
-SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (3, 600, 10, 20)]
+# (3, 600, 10, 20) spans several position tiles of the compiled CPU kernels, LONG_ROWS
+# several chunks of their row sums.
+SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (3, 600, 10, 20), LONG_ROWS]
 
 
 class TinyCBAM(nn.Module):

@@ -5,10 +5,10 @@ import torch._dynamo.testing
 from torch import nn
 
 from autola_mm.ops import reference
-from ops_numpy_reference import (LAYOUTS, assert_bitwise_or_close, assert_layout_invariant,
-                                 assert_rejected)
+from ops_numpy_reference import (LAYOUTS, LONG_ROWS, assert_bitwise_or_close,
+                                 assert_layout_invariant, assert_rejected)
 
-SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23)]
+SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23), LONG_ROWS]
 
 
 class TinySE(nn.Module):

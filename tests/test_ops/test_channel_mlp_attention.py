@@ -10,9 +10,9 @@ from ops_numpy_reference import (assert_bitwise_or_close, assert_close_np, asser
                                  grads_of)
 
 # (N, C, H, W, hidden): HOGA's SE on a group of 4 (r = 4), a 1 x 1 map, one long
-# row, a wider map, an empty batch.
+# row, a wider map, an empty batch, rows of three chunks of the CPU's row sums.
 SHAPES = [(2, 4, 5, 6, 1), (3, 8, 1, 1, 2), (1, 16, 1, 257, 4), (2, 64, 23, 23, 16),
-          (0, 4, 3, 3, 1)]
+          (0, 4, 3, 3, 1), (1, 3, 2, 4100, 1)]
 SHAPE_IDS = ['x'.join(map(str, shape)) for shape in SHAPES]
 #: SE (avg, no biases), SE_A_M (avg and max, no biases), and an MLP with biases.
 VARIANTS = {'se': (False, False), 'se_a_m': (True, False), 'biased': (True, True)}

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from ops_numpy_reference import (assert_bitwise_or_close, assert_close_np, assert_rejected,
-                                 channel_stats_grad_np, channel_stats_np, grads_of, in_layout,
-                                 shapes_and_layouts)
+from ops_numpy_reference import (LONG_ROWS, SHAPES, assert_bitwise_or_close, assert_close_np,
+                                 assert_rejected, channel_stats_grad_np, channel_stats_np,
+                                 grads_of, in_layout, shapes_and_layouts)
 
 
 def inputs(case, shape, layout='contiguous', seed=0):
@@ -16,7 +16,7 @@ def inputs(case, shape, layout='contiguous', seed=0):
     return x, case.randn(n, c, 1, 1, seed=seed + 1), case.randn(n, c, 1, 1, seed=seed + 2)
 
 
-@pytest.mark.parametrize('shape, layout', shapes_and_layouts())
+@pytest.mark.parametrize('shape, layout', shapes_and_layouts(SHAPES + [LONG_ROWS]))
 def test_forward_matches_numpy(ops, case, shape, layout):
     x, _, _ = inputs(case, shape, layout)
     avg, max_ = ops.channel_stats(x)
@@ -26,7 +26,7 @@ def test_forward_matches_numpy(ops, case, shape, layout):
     assert_close_np(max_, expected_max, rtol=0, atol=0)  # the maximum is one of the values
 
 
-@pytest.mark.parametrize('shape, layout', shapes_and_layouts())
+@pytest.mark.parametrize('shape, layout', shapes_and_layouts(SHAPES + [LONG_ROWS]))
 def test_backward_matches_numpy(ops, case, shape, layout):
     x, grad_avg, grad_max = inputs(case, shape, layout, seed=3)
     x.requires_grad_()
