@@ -30,6 +30,9 @@ SHAPES = [(2, 5, 6, 7), (2, 4, 1, 1), (2, 3, 7, 7), (1, 3, 1, 257), (0, 3, 4, 4)
 #: A map whose rows span three chunks of the CPU's row sums (kLaneSumChunk = 4096
 #: positions each): two whole chunks and a remainder.
 LONG_ROWS = (1, 3, 2, 4100)
+#: Per device: the dtype of a test under autocast, and a map dtype the kernels cover
+#: that differs from float32 weights.
+AUTOCAST_DTYPES = {'cpu': (torch.bfloat16, torch.float64), 'cuda': (torch.float16, torch.float16)}
 #: An empty map (H * W = 0): spatial pools and gates accept it, channel pools do not.
 NO_POSITIONS = (2, 3, 0, 4)
 #: The shapes every layout is tested on (the others are tested contiguous).

@@ -8,8 +8,8 @@ from torch import nn
 
 from autola_mm.models.attention import CBAM
 from autola_mm.ops import compiled_ops_available, forced_ops_mode, reference
-from ops_numpy_reference import (LOW_PRECISION, assert_bitwise_or_close, assert_close_np,
-                                 assert_rejected, cbam_mlp_attention_grad_np,
+from ops_numpy_reference import (AUTOCAST_DTYPES, LOW_PRECISION, assert_bitwise_or_close,
+                                 assert_close_np, assert_rejected, cbam_mlp_attention_grad_np,
                                  cbam_mlp_attention_np, grads_of)
 
 # (N, C, H, W, hidden, k): HOGA's CBAM on a group of 4 (r = 4), 1 x 1 maps, one
@@ -147,11 +147,6 @@ def test_cpu_autocast_matches_reference(compiled_case):
         results.append([out, *grads_of(out, given, grad), *args[8:10]])
     for ours, theirs in zip(*results):
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
-
-
-#: Per device: the autocast dtype, and a map dtype the kernels cover that differs
-#: from float32 weights.
-AUTOCAST_DTYPES = {'cpu': (torch.bfloat16, torch.float64), 'cuda': (torch.float16, torch.float16)}
 
 
 def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_case):

@@ -5,9 +5,9 @@ from torch import nn
 
 from autola_mm.models.attention.se import SE
 from autola_mm.ops import compiled_ops_available, reference
-from ops_numpy_reference import (assert_bitwise_or_close, assert_close_np, assert_rejected,
-                                 channel_mlp_attention_grad_np, channel_mlp_attention_np,
-                                 grads_of)
+from ops_numpy_reference import (AUTOCAST_DTYPES, assert_bitwise_or_close, assert_close_np,
+                                 assert_rejected, channel_mlp_attention_grad_np,
+                                 channel_mlp_attention_np, grads_of)
 
 # (N, C, H, W, hidden): HOGA's SE on a group of 4 (r = 4), a 1 x 1 map, one long
 # row, a wider map, an empty batch, rows of three chunks of the CPU's row sums.
@@ -181,11 +181,6 @@ def test_cuda_autocast_matches_reference(needs_compiled, dtype):
     # float16 products and sums in another order on the two paths.
     for ours, theirs in zip(*results):
         torch.testing.assert_close(ours.float(), theirs.float(), rtol=1e-2, atol=1e-2)
-
-
-#: Per device: the autocast dtype, and a map dtype the kernels cover that differs
-#: from float32 weights.
-AUTOCAST_DTYPES = {'cpu': (torch.bfloat16, torch.float64), 'cuda': (torch.float16, torch.float16)}
 
 
 def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_device):
