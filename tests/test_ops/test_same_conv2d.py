@@ -15,29 +15,41 @@ from ops_numpy_reference import (LAYOUTS, assert_bitwise_or_close, assert_close_
 # depthwise, 1x1 convolutions of 4, 2 (and, as their input gradients, 1), 3
 # and 8 inputs per group, a grouped conv, a kernel wider than the map; then
 # an empty batch, 1x1 maps, 49 positions and 1 x 257 positions.
+DEPTHWISE = (2, 4, 4, 6, 7, 3, 1, 4)
+DILATED_DEPTHWISE = (2, 4, 4, 9, 8, 3, 2, 4)
+POOL_7X7 = (3, 2, 1, 10, 11, 7, 1, 1)
+GROUPED = (2, 6, 4, 5, 5, 3, 1, 2)
+LONG_ROW = (1, 2, 1, 1, 257, 7, 1, 1)
 CONVS = [
-    (2, 4, 4, 6, 7, 3, 1, 4),
-    (2, 4, 4, 9, 8, 3, 2, 4),
-    (3, 2, 1, 10, 11, 7, 1, 1),
+    DEPTHWISE,
+    DILATED_DEPTHWISE,
+    POOL_7X7,
     (2, 2, 1, 7, 6, 3, 2, 1),
     (2, 2, 2, 5, 5, 3, 1, 2),
     (2, 4, 4, 5, 6, 1, 1, 1),
     (2, 2, 1, 6, 5, 1, 1, 1),
     (2, 6, 4, 4, 5, 1, 1, 2),
     (2, 8, 2, 3, 7, 1, 1, 1),
-    (2, 6, 4, 5, 5, 3, 1, 2),
+    GROUPED,
     (1, 3, 3, 2, 3, 5, 2, 3),
     (0, 4, 4, 5, 5, 3, 1, 4),
     (2, 4, 4, 1, 1, 3, 1, 4),
     (2, 4, 4, 7, 7, 3, 2, 4),
-    (1, 2, 1, 1, 257, 7, 1, 1),
+    LONG_ROW,
 ]
-CONV_IDS = ['x'.join(map(str, conv)) for conv in CONVS]
+
+
+def conv_id(conv) -> str:
+    """The test id of a convolution: its numbers joined by ``x``."""
+    return 'x'.join(map(str, conv))
+
+
+CONV_IDS = [conv_id(conv) for conv in CONVS]
 #: Every convolution on a contiguous map; three of them in every layout.
 INPUTS = [pytest.param(conv, 'contiguous', id=f'{name}-contiguous')
           for conv, name in zip(CONVS, CONV_IDS)] + [
-              pytest.param(CONVS[i], layout, id=f'{CONV_IDS[i]}-{layout}')
-              for i in (0, 2, 14) for layout in LAYOUTS[1:]]
+              pytest.param(conv, layout, id=f'{conv_id(conv)}-{layout}')
+              for conv in (DEPTHWISE, POOL_7X7, LONG_ROW) for layout in LAYOUTS[1:]]
 
 
 def conv_inputs(case, conv, layout='contiguous', seed=0):
@@ -75,7 +87,7 @@ def test_backward_matches_numpy(ops, case, conv, layout):
         assert_close_np(actual, wanted, **case.sum_tolerance(count))
 
 
-@pytest.mark.parametrize('conv', [CONVS[0], CONVS[2]], ids=[CONV_IDS[0], CONV_IDS[2]])
+@pytest.mark.parametrize('conv', [DEPTHWISE, POOL_7X7], ids=conv_id)
 def test_either_gradient_alone_matches_numpy(ops, case, conv):
     """Only x or only the weight requiring a gradient: the backward computes that one alone."""
     x, weight, dilation, groups, grad = conv_inputs(case, conv, seed=5)
@@ -100,7 +112,7 @@ def test_channel_slices_are_read_in_place(ops, case):
                     **case.sum_tolerance(taps(weight)))
 
 
-@pytest.mark.parametrize('conv', [CONVS[1], CONVS[2], CONVS[9]], ids=CONV_IDS[1:3] + CONV_IDS[9:10])
+@pytest.mark.parametrize('conv', [DILATED_DEPTHWISE, POOL_7X7, GROUPED], ids=conv_id)
 def test_gradcheck(one_thread, ops, device, conv):
     n, c, c_out, _, _, k, dilation, groups = conv
     x = torch.randn(1, c, 5, 5, dtype=torch.float64, device=device, requires_grad=True)
@@ -110,7 +122,7 @@ def test_gradcheck(one_thread, ops, device, conv):
                                     (x, weight))
 
 
-@pytest.mark.parametrize('conv', [CONVS[0], CONVS[2]], ids=[CONV_IDS[0], CONV_IDS[2]])
+@pytest.mark.parametrize('conv', [DEPTHWISE, POOL_7X7], ids=conv_id)
 def test_backward_is_deterministic(ops, case, conv):
     x, weight, dilation, groups, grad = conv_inputs(case, (8, ) + conv[1:], seed=4)
     inputs = (x.requires_grad_(), weight.requires_grad_())
