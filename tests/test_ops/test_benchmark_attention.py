@@ -59,8 +59,36 @@ def test_tiny_run_prints_table_and_headline(tool, compiled_device, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [line for line in lines if line.split()[:1] in (['SE'], ['CBAM'], ['HOGA'])]
     assert len(rows) == 3 + 3 + 2  # eager, compiled and timm for SE and CBAM; no timm HOGA
+    assert 'matmul ms' in lines[1]
     assert lines[-1].startswith('headline at 2x8x6x6: CBAM ')
     assert 'SE ' in lines[-1] and 'HOGA ' in lines[-1] and 'peak memory' in lines[-1]
+
+
+def test_matrix_product_time_counts_products_only(tool):
+    a, b = torch.randn(256, 256), torch.randn(8, 64, 64)
+
+    def products():
+        a.mm(a)
+        b.bmm(b)
+
+    assert tool.matrix_product_seconds(products, 'cpu') > 0
+    assert tool.matrix_product_seconds(lambda: a.add(a).sum(), 'cpu') == 0
+    assert tool.matrix_product_seconds(products, 'cuda') is None
+
+
+def test_torch_compile_ratios_divide_fwd_bwd_times(tool):
+    def row(module, name, train, matmul=None):
+        return dict(shape=(2, 8, 6, 6), module=module, name=name, train=train,
+                    train_matmul=matmul)
+
+    rows = [row('SE', tool.COMPILED, 2.0), row('SE', tool.TORCH_COMPILE, 4.0),
+            row('HOGA', tool.COMPILED, 3.0, matmul=1.5), row('HOGA', tool.TORCH_COMPILE, 2.0),
+            row('CBAM', tool.COMPILED, 1.0)]
+    assert tool.torch_compile_ratios(rows) == (
+        'fwd+bwd of the compiled ops / torch.compile(reference) at 2x8x6x6: '
+        'SE 0.50x (target <= 1.0x), HOGA 1.50x (target <= 0.8x; its matrix products alone '
+        '0.75x)')
+    assert tool.torch_compile_ratios(rows[4:]) is None
 
 
 def test_shape_argument_is_checked(tool):

@@ -29,7 +29,15 @@ waiting, as last CUDA_TIMED_SECONDS together (``repeats``), so that the host's
 launches overlap the GPU's work as in training, and one call's time is their
 mean.
 
-Prints one table and, last, the headline ratios at the first shape.
+``matmul ms`` is the part of the compiled ops' forward+backward spent in matrix
+products (``bmm``, ``mm``, ``addmm``: HOGA's 1x1 convolutions and the channel
+MLPs on CUDA), read from the profiler's self times of one extra call on the
+CPU. These products run on the same BLAS that ``torch.compile`` calls, so
+their time bounds how far below ``torch.compile`` a module can get.
+
+Prints one table, the fwd+bwd ratios of the compiled ops to
+``torch.compile(reference)`` at every shape, and, last, the headline ratios at
+the first shape.
 
 Example:
     python tools/analysis/benchmark_attention.py
@@ -209,6 +217,22 @@ def peak_memory(step: Callable[[], object], device: str) -> int:
     return max(itertools.accumulate((nbytes for _, nbytes in events), initial=0))
 
 
+#: The profiler's names of the matrix products that ``matmul ms`` counts.
+MATRIX_PRODUCTS = frozenset({'aten::mm', 'aten::bmm', 'aten::addmm', 'aten::addmm_',
+                             'aten::baddbmm'})
+
+
+def matrix_product_seconds(step: Callable[[], object], device: str) -> Optional[float]:
+    """Seconds of one call of ``step`` spent in :data:`MATRIX_PRODUCTS` (None on CUDA)."""
+    if device == 'cuda':
+        return None
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    return sum(event.self_cpu_time_total for event in prof.key_averages()
+               if event.key in MATRIX_PRODUCTS) / 1e6
+
+
 def benchmark_shape(shape, args) -> Tuple[float, List[dict]]:
     """Rows of the table for one shape, and the time of one copy of the input."""
     gen = torch.Generator().manual_seed(args.seed)
@@ -233,26 +257,57 @@ def benchmark_shape(shape, args) -> Tuple[float, List[dict]]:
             dict(shape=shape, module=candidate.module, name=candidate.name,
                  forward=medians[f'{key}/forward'], train=medians[f'{key}/train'],
                  forward_peak=peak_memory(candidate.forward, args.device),
-                 train_peak=peak_memory(candidate.train, args.device)))
+                 train_peak=peak_memory(candidate.train, args.device),
+                 train_matmul=(matrix_product_seconds(candidate.train, args.device)
+                               if candidate.name == COMPILED else None)))
     return medians['copy'], rows
 
 
 def format_table(results) -> str:
     """One table over all shapes."""
     header = (f'{"shape":<15} {"module":<6} {"candidate":<25} {"fwd ms":>8} {"copies":>7} '
-              f'{"fwd+bwd ms":>10} {"copies":>7} {"fwd MiB":>8} {"fwd+bwd MiB":>11}')
+              f'{"fwd+bwd ms":>10} {"copies":>7} {"matmul ms":>9} {"fwd MiB":>8} '
+              f'{"fwd+bwd MiB":>11}')
     lines = [header, '-' * len(header)]
     for copy_time, rows in results:
         shape = 'x'.join(map(str, rows[0]['shape']))
         lines.append(f'{shape:<15} {"input":<6} {"out.copy_(x)":<25} {copy_time * 1e3:8.2f} '
                      f'{1:7.1f}')
         for row in rows:
+            matmul = '-' if row['train_matmul'] is None else f'{row["train_matmul"] * 1e3:.2f}'
             lines.append(
                 f'{"":<15} {row["module"]:<6} {row["name"]:<25} {row["forward"] * 1e3:8.2f} '
                 f'{row["forward"] / copy_time:7.1f} {row["train"] * 1e3:10.2f} '
-                f'{row["train"] / copy_time:7.1f} {row["forward_peak"] / 2**20:8.1f} '
+                f'{row["train"] / copy_time:7.1f} {matmul:>9} {row["forward_peak"] / 2**20:8.1f} '
                 f'{row["train_peak"] / 2**20:11.1f}')
     return '\n'.join(lines)
+
+
+#: The most fwd+bwd time of the compiled ops, relative to torch.compile(reference).
+TORCH_COMPILE_TARGETS = {'SE': 1.0, 'CBAM': 0.8, 'HOGA': 0.8}
+
+
+def torch_compile_ratios(rows: List[dict]) -> Optional[str]:
+    """The compiled ops' fwd+bwd time over torch.compile(reference)'s at one shape.
+
+    With each ratio, that of the compiled ops' matrix products alone (where
+    measured): a module cannot go below it without faster matrix products.
+    None when torch.compile was left out.
+    """
+    table = {(row['module'], row['name']): row for row in rows}
+    parts = []
+    for module, target in TORCH_COMPILE_TARGETS.items():
+        ours, theirs = table.get((module, COMPILED)), table.get((module, TORCH_COMPILE))
+        if not (ours and theirs):
+            continue
+        part = f'{module} {ours["train"] / theirs["train"]:.2f}x (target <= {target}x'
+        if ours['train_matmul']:
+            part += f'; its matrix products alone {ours["train_matmul"] / theirs["train"]:.2f}x'
+        parts.append(part + ')')
+    if not parts:
+        return None
+    shape = 'x'.join(map(str, rows[0]['shape']))
+    return f'fwd+bwd of the compiled ops / torch.compile(reference) at {shape}: ' + ', '.join(parts)
 
 
 def headline(copy_time: float, rows: List[dict]) -> str:
@@ -285,6 +340,10 @@ def main(argv=None) -> None:
           f'{args.rounds} rounds (medians); copies = time / time of out.copy_(x)')
     results = [benchmark_shape(shape, args) for shape in args.shapes]
     print(format_table(results))
+    for _, rows in results:
+        ratios = torch_compile_ratios(rows)
+        if ratios:
+            print(ratios)
     print(headline(*results[0]))
 
 
