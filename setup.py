@@ -51,7 +51,9 @@ def make_ops_extensions():
     ``FORCE_CUDA=1``, no extension with ``AUTOLA_WITH_OPS=0`` (autola_mm then
     runs its pure PyTorch reference path). The CUDA kernels are compiled for
     the GPU architectures of TORCH_CUDA_ARCH_LIST, by default those of the
-    installed torch (``default_cuda_arch_list``).
+    installed torch (``default_cuda_arch_list``). The GPU kernels are CUDA
+    only: with a ROCm build of torch only the CPU kernels are built (GPU
+    tensors take the reference path), and ``FORCE_CUDA=1`` is an error.
 
     Returns:
         tuple[list, dict]: ``ext_modules`` and ``cmdclass`` for ``setup``.
@@ -61,7 +63,17 @@ def make_ops_extensions():
     import torch
     from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
-    with_cuda = os.getenv('FORCE_CUDA', '0') == '1' or torch.cuda.is_available()
+    force_cuda = os.getenv('FORCE_CUDA', '0') == '1'
+    rocm = getattr(torch.version, 'hip', None)
+    if rocm:
+        if force_cuda:
+            raise SystemExit(f'FORCE_CUDA=1, but this torch is a ROCm build (HIP {rocm}) and '
+                             'the GPU kernels of autola_mm are CUDA only: unset FORCE_CUDA to '
+                             'build the CPU kernels (on ROCm GPUs the modules run the PyTorch '
+                             'reference path)')
+        print(f'autola_mm: torch is a ROCm build (HIP {rocm}); building the CPU kernels only, '
+              'GPU tensors will take the PyTorch reference path')
+    with_cuda = not rocm and (force_cuda or torch.cuda.is_available())
     sources = sorted(glob(f'{OPS_CSRC}/pytorch/*.cpp') + glob(f'{OPS_CSRC}/pytorch/cpu/*.cpp'))
     headers = sorted(glob(f'{OPS_CSRC}/**/*.h', recursive=True) +
                      glob(f'{OPS_CSRC}/**/*.cuh', recursive=True))
