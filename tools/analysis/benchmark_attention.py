@@ -30,10 +30,11 @@ launches overlap the GPU's work as in training, and one call's time is their
 mean.
 
 ``matmul ms`` is the part of the compiled ops' forward+backward spent in matrix
-products (``bmm``, ``mm``, ``addmm``: HOGA's 1x1 convolutions and the channel
-MLPs on CUDA), read from the profiler's self times of one extra call on the
-CPU. These products run on the same BLAS that ``torch.compile`` calls, so
-their time bounds how far below ``torch.compile`` a module can get.
+products (``bmm``, ``mm``, ``addmm``: HOGA's 1x1 convolutions; SE's and CBAM's
+MLPs are kernels of their own), read from the profiler's self times of one
+extra call (CPU only, ``-`` on CUDA). These products run on the same BLAS that
+``torch.compile`` calls, so their time bounds how far below ``torch.compile`` a
+module can get.
 
 Prints one table, the fwd+bwd ratios of the compiled ops to
 ``torch.compile(reference)`` at every shape, and, last, the headline ratios at
