@@ -83,6 +83,37 @@ def test_the_first_order_step_is_an_architecture_step_then_a_weight_step():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_the_architecture_step_leaves_every_requires_grad_flag_as_it_was():
+    # The first-order architecture forward runs with the weights not requiring
+    # grad; afterwards every flag is back, a frozen weight's too.
+    torch.manual_seed(0)
+    model = tiny_search_model(num_classes=3).train()
+    frozen = next(p for p in model.parameters() if p is not model.alpha)
+    frozen.requires_grad_(False)
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    optim_wrapper = build_optim_wrapper(model)
+    model.train_step(dict(train=labelled_batch(4, 3), val=labelled_batch(4, 3)), optim_wrapper)
+    assert {name: p.requires_grad for name, p in model.named_parameters()} == flags
+    assert all(p is not frozen for p in model.parameter_groups()['weights'])
+
+
+def test_an_error_in_the_architecture_forward_restores_the_flags(monkeypatch):
+    torch.manual_seed(0)
+    model = tiny_search_model(num_classes=3).train()
+    seen = []
+
+    def failing_logits(*args, **kwargs):
+        seen.append([p.requires_grad for p in model.parameter_groups()['weights']])
+        raise RuntimeError('forward failed')
+
+    monkeypatch.setattr(model, 'logits', failing_logits)
+    with pytest.raises(RuntimeError, match='forward failed'):
+        model.train_step(dict(train=labelled_batch(4, 3), val=labelled_batch(4, 3)),
+                         build_optim_wrapper(model))
+    assert seen == [[]]  # inside, no weight required grad
+    assert all(p.requires_grad for p in model.parameters())
+
+
 def test_forward_modes():
     torch.manual_seed(0)
     model = tiny_search_model(num_classes=3).eval()

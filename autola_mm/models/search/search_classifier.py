@@ -11,7 +11,8 @@ a weight step on a training batch. The optimizers come in an
 ``OptimWrapperDict`` with the keys ``'architecture'`` and ``'weights'``.
 """
 import inspect
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,23 @@ def _labels(data_samples: Sequence) -> Tensor:
 def _accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     """Top-1 accuracy in percent."""
     return (logits.detach().argmax(dim=1) == labels).float().mean() * 100
+
+
+@contextmanager
+def _not_requiring_grad(parameters: Iterable[nn.Parameter]) -> Iterator[None]:
+    """Run the block with ``parameters`` not requiring grad; their flags return after it.
+
+    A graph built inside reaches none of them, as if they entered detached,
+    for two flag writes per parameter.
+    """
+    frozen = [p for p in parameters if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
 
 
 @MODELS.register_module()
@@ -212,8 +230,8 @@ class HOGASearchClassifier(BaseModel):
         val_labels = _labels(val['data_samples'])
         records = {}
 
-        def val_loss(logits_of=self.logits) -> Tensor:
-            logits = logits_of(val['inputs'])
+        def val_loss() -> Tensor:
+            logits = self.logits(val['inputs'])
             records.update(loss_arch=F.cross_entropy(logits, val_labels),
                            accuracy_arch=_accuracy(logits, val_labels))
             return records['loss_arch']
@@ -228,20 +246,15 @@ class HOGASearchClassifier(BaseModel):
                     val_loss, VirtualStep.of_sgd(optim_wrapper['weights'].optimizer, weights),
                     self.hessian_radius)
             else:
-                wrapper.backward(val_loss(self._logits_for_alpha), inputs=[self.alpha])
+                # The weights enter without requiring grad, so the backward
+                # computes no weight gradients (it would discard them).
+                with _not_requiring_grad(self.parameter_groups()['weights']):
+                    loss_arch = val_loss()
+                wrapper.backward(loss_arch, inputs=[self.alpha])
         all_reduce_params([self.alpha.grad], op='mean')
         wrapper.step()
         wrapper.zero_grad()
         return {key: value.detach() for key, value in records.items()}
-
-    def _logits_for_alpha(self, inputs: Tensor) -> Tensor:
-        """Class scores (N, num_classes) of images (N, 3, H, W) whose graph reaches only ``alpha``.
-
-        The weights enter detached, so the first-order architecture step's
-        backward computes no weight gradients (it would discard them).
-        """
-        weights = {name: p.detach() for name, p in self.named_parameters() if p is not self.alpha}
-        return torch.func.functional_call(self, weights, (inputs, ), strict=False)
 
     def _weight_step(self, train: dict, wrapper: OptimWrapper) -> Dict[str, Tensor]:
         labels = _labels(train['data_samples'])
