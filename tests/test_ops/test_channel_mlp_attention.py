@@ -5,14 +5,14 @@ from torch import nn
 
 from autola_mm.models.attention.se import SE
 from autola_mm.ops import compiled_ops_available, reference
-from ops_numpy_reference import (AUTOCAST_DTYPES, assert_bitwise_or_close, assert_close_np,
-                                 assert_rejected, channel_mlp_attention_grad_np,
+from ops_numpy_reference import (AUTOCAST_DTYPES, LONG_ROWS, assert_bitwise_or_close,
+                                 assert_close_np, assert_rejected, channel_mlp_attention_grad_np,
                                  channel_mlp_attention_np, grads_of)
 
 # (N, C, H, W, hidden): HOGA's SE on a group of 4 (r = 4), a 1 x 1 map, one long
 # row, a wider map, an empty batch, rows of three chunks of the CPU's row sums.
 SHAPES = [(2, 4, 5, 6, 1), (3, 8, 1, 1, 2), (1, 16, 1, 257, 4), (2, 64, 23, 23, 16),
-          (0, 4, 3, 3, 1), (1, 3, 2, 4100, 1)]
+          (0, 4, 3, 3, 1), (*LONG_ROWS, 1)]
 SHAPE_IDS = ['x'.join(map(str, shape)) for shape in SHAPES]
 #: SE (avg, no biases), SE_A_M (avg and max, no biases), and an MLP with biases.
 VARIANTS = {'se': (False, False), 'se_a_m': (True, False), 'biased': (True, True)}

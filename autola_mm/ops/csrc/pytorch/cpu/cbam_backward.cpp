@@ -94,18 +94,12 @@ void pool_logits_rows(const scalar_t* grad_pooled, const scalar_t* x,
       const scalar_t* grad_over_ties = shares.grad_over_ties.data() + n * positions;
       const scalar_t gate = shares.channel_gates[nc];
       const scalar_t row_max = channel_max[nc];
-      int32_t ties = 0;
-      const acc_t sum = sum_of_chunks<acc_t>(positions, [&](int64_t begin, int64_t end) {
-        scalar_t chunk = 0;
-#pragma omp simd reduction(+ : chunk, ties)
-        for (int64_t j = begin; j < end; ++j) {
-          const scalar_t grad_y =
-              mean_share[j] + max_share(grad_over_ties[j], row[j] * gate, max[j]);
-          chunk += grad_y * row[j];
-          ties += row[j] == row_max;
-        }
-        return chunk;
-      });
+      int32_t ties;
+      const acc_t sum = lane_sum_and_ties<acc_t>(positions, row, row_max, [&](int64_t j) {
+        const scalar_t grad_y =
+            mean_share[j] + max_share(grad_over_ties[j], row[j] * gate, max[j]);
+        return grad_y * row[j];
+      }, ties);
       grad_channel[nc] = sigmoid_backward(static_cast<scalar_t>(sum), sigmoid(channel_logits[nc]));
       channel_ties[nc] = ties;
     }

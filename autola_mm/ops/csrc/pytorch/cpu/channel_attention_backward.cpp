@@ -25,16 +25,9 @@ void logits_rows(const scalar_t* grad, const scalar_t* x, const scalar_t* logits
       const scalar_t* g = grad + r * length;
       const scalar_t* row = x + r * length;
       const scalar_t row_max = channel_max[r];
-      int32_t ties = 0;
-      const acc_t sum = sum_of_chunks<acc_t>(length, [&](int64_t begin, int64_t end) {
-        scalar_t chunk = 0;
-#pragma omp simd reduction(+ : chunk, ties)
-        for (int64_t j = begin; j < end; ++j) {
-          chunk += g[j] * row[j];
-          ties += row[j] == row_max;
-        }
-        return chunk;
-      });
+      int32_t ties;
+      const acc_t sum = lane_sum_and_ties<acc_t>(
+          length, row, row_max, [&](int64_t j) { return g[j] * row[j]; }, ties);
       grad_logits[r] = sigmoid_backward(static_cast<scalar_t>(sum), sigmoid(logits[r]));
       channel_ties[r] = ties;
     }

@@ -56,6 +56,26 @@ inline acc_t lane_sum(int64_t length, const Term& term) {
   });
 }
 
+// lane_sum of term(j) over a row of `length` values, and in the same pass
+// the count of its values equal to row_max (the ties of its maximum, in
+// int32 lanes): the backward passes of SE's and CBAM's channel gates.
+template <typename acc_t, typename scalar_t, typename Term>
+inline acc_t lane_sum_and_ties(int64_t length, const scalar_t* row, scalar_t row_max,
+                               const Term& term, int32_t& ties) {
+  ties = 0;
+  return sum_of_chunks<acc_t>(length, [&](int64_t begin, int64_t end) {
+    scalar_t chunk = 0;
+    int32_t chunk_ties = 0;
+#pragma omp simd reduction(+ : chunk, chunk_ties)
+    for (int64_t j = begin; j < end; ++j) {
+      chunk += term(j);
+      chunk_ties += row[j] == row_max;
+    }
+    ties += chunk_ties;
+    return chunk;
+  });
+}
+
 // Rows (of `row_length` elements) per parallel task.
 inline int64_t rows_per_task(int64_t row_length) {
   return std::max<int64_t>(1, kMinTaskElements / std::max<int64_t>(1, row_length));
