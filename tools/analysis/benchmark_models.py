@@ -31,25 +31,39 @@ and no-op conversions, the gradients starting as None as in a training step.
 On a GPU each is a kernel launch, so the count is what this CPU can tell of
 HOGA's launch overhead there. The last line is the headline.
 
+With ``--operation-costs``, each network is then timed again, round-robin,
+on the first path: without attention, with HOGA, with HOGA whose edges of
+one operation are ``skip_connect`` (for each operation of the published
+genotype) and with HOGA whose every edge is (its skeleton: the groups, the
+node sums, the projection and the two SEs). A table gives what each part
+adds to the training step, in ms and as a share of what HOGA adds, beside
+its share of HOGA's FLOPs.
+
 Example:
     python tools/analysis/benchmark_models.py                       # everything
     python tools/analysis/benchmark_models.py --networks resnet20 --paths compiled reference
+    python tools/analysis/benchmark_models.py --networks resnet20 --paths compiled --no-timm \
+        --operation-costs
 """
 import argparse
 import contextlib
+import copy
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from torch import nn
 from torch.profiler import profile
 
 import autola_mm  # noqa: F401  (registers the plugins and backbones)
-from autola_mm.analysis.complexity import build_model, load_config, model_complexity
-from autola_mm.models.attention import HOGA
+from autola_mm.analysis.complexity import (Complexity, build_model, load_config,
+                                           model_complexity)
+from autola_mm.models.attention import HOGA, PRIMITIVES, Genotype
 from autola_mm.ops import forced_ops_mode
 
 #: The repository, whose ``configs/`` the networks come from.
@@ -69,6 +83,8 @@ NETWORKS = {
 #: Each path: the ``AUTOLA_OPS`` mode the network runs in, and whether torch.compile wraps it.
 PATHS = {'compiled': ('compiled', False), 'reference': ('reference', False),
          'compile': ('reference', True), 'compile+ops': ('compiled', True)}
+#: The variant of HOGA whose every edge is ``skip_connect`` (``--operation-costs``).
+SKELETON = 'skeleton'
 TIMM_ATTENTION = {'plain': None, 'SE': 'se', 'CBAM': 'cbam'}
 #: Operators that only view, reshape or allocate, or return their input as it
 #: is (a dtype conversion to the same dtype, a conjugation of real numbers):
@@ -100,6 +116,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--networks', nargs='+', choices=list(NETWORKS), default=list(NETWORKS))
     parser.add_argument('--paths', nargs='+', choices=list(PATHS), default=list(PATHS))
     parser.add_argument('--no-timm', action='store_true', help='leave out timm\'s ResNet-50s')
+    parser.add_argument('--operation-costs', action='store_true',
+                        help='then time HOGA with the edges of each of its operations, and with '
+                        'all edges, made skip_connect (on the first path) and print what each '
+                        'part adds to the step')
     parser.add_argument('--rounds', type=int, default=5, help='timed steps of each candidate')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     args = parser.parse_args(argv)
@@ -135,6 +155,39 @@ def counting_graph_breaks() -> Iterator[List[int]]:
     count[0] = sum(counters['graph_break'].values()) - before
 
 
+def network_candidate(network: str, attention: str, path: str, cfg: Config,
+                      complexity: Complexity, seed: int = 0) -> Candidate:
+    """``network`` built from ``cfg`` on ``path``, ready to take training steps.
+
+    ``complexity`` is the :func:`model_complexity` of the model ``cfg`` builds;
+    a ``torch.compile`` path compiles here, in one untimed step.
+    """
+    spec = NETWORKS[network]
+    mode, compiled = PATHS[path]
+    torch.manual_seed(seed)
+    model = build_model(cfg).train()
+    images = torch.randn(spec['batch'], 3, spec['size'], spec['size'])
+    labels = torch.randint(0, model.head.num_classes, (spec['batch'], ))
+
+    def forward(x):
+        return model(x, mode='tensor')
+
+    breaks = [None]
+    if compiled:
+        torch._dynamo.reset()
+        forward = torch.compile(forward)
+        step = training_step(model, forward, images, labels, mode)
+        start = time.perf_counter()
+        with counting_graph_breaks() as breaks:
+            step()  # compiles
+        print(f'{network} {attention} {path}: compiled in '
+              f'{time.perf_counter() - start:.0f} s', flush=True)
+    else:
+        step = training_step(model, forward, images, labels, mode)
+    return Candidate(network, attention, path, step, complexity.params, complexity.flops,
+                     breaks[0])
+
+
 def our_candidates(network: str, paths: List[str], seed: int = 0) -> List[Candidate]:
     """Every attention of ``network`` on every path in ``paths``."""
     spec = NETWORKS[network]
@@ -143,31 +196,107 @@ def our_candidates(network: str, paths: List[str], seed: int = 0) -> List[Candid
         cfg = load_config(str(REPO_ROOT / config))
         complexity = model_complexity(build_model(cfg), torch.rand(1, 3, spec['size'],
                                                                    spec['size']))
-        for path in paths:
-            mode, compiled = PATHS[path]
-            torch.manual_seed(seed)
-            model = build_model(cfg).train()
-            images = torch.randn(spec['batch'], 3, spec['size'], spec['size'])
-            labels = torch.randint(0, model.head.num_classes, (spec['batch'], ))
-
-            def forward(x, model=model):
-                return model(x, mode='tensor')
-
-            breaks = [None]
-            if compiled:
-                torch._dynamo.reset()
-                forward = torch.compile(forward)
-                step = training_step(model, forward, images, labels, mode)
-                start = time.perf_counter()
-                with counting_graph_breaks() as breaks:
-                    step()  # compiles
-                print(f'{network} {attention} {path}: compiled in '
-                      f'{time.perf_counter() - start:.0f} s', flush=True)
-            else:
-                step = training_step(model, forward, images, labels, mode)
-            candidates.append(Candidate(network, attention, path, step, complexity.params,
-                                        complexity.flops, breaks[0]))
+        candidates += [network_candidate(network, attention, path, cfg, complexity, seed)
+                       for path in paths]
     return candidates
+
+
+def operation_genotypes(genotype: Genotype) -> Dict[str, Genotype]:
+    """``genotype`` with the edges of each of its operations made ``skip_connect``.
+
+    Keyed by the operation (in :data:`PRIMITIVES` order, ``skip_connect``
+    itself left out), then :data:`SKELETON`: every edge ``skip_connect``.
+    """
+    operations = sorted({op for op, _ in genotype.edges} - {'skip_connect'},
+                        key=PRIMITIVES.index)
+
+    def skipping(names):
+        return Genotype.from_edges([('skip_connect' if op in names else op, slot)
+                                    for op, slot in genotype.edges], genotype.num_nodes)
+
+    variants = {op: skipping({op}) for op in operations}
+    variants[SKELETON] = skipping(set(operations))
+    return variants
+
+
+def with_genotype(cfg: Config, genotype: Genotype) -> Config:
+    """A copy of ``cfg`` whose HOGA plugins all take ``genotype``."""
+    cfg = copy.deepcopy(cfg)
+    plugins = [plugin for plugin in cfg.model.backbone.get('plugins') or ()
+               if plugin['cfg']['type'] == 'HOGA']
+    if not plugins:
+        raise ValueError('the config has no HOGA plugin in model.backbone.plugins')
+    for plugin in plugins:
+        plugin['cfg']['genotype'] = str(genotype)
+    return cfg
+
+
+def operation_candidates(network: str, path: str, seed: int = 0) -> List[Candidate]:
+    """``network`` on ``path`` without attention, with HOGA, then with HOGA's variants.
+
+    The variants are :func:`operation_genotypes` of the published genotype,
+    their ``attention`` the operation made ``skip_connect`` or :data:`SKELETON`.
+    """
+    spec = NETWORKS[network]
+    candidates = []
+    hoga_cfg = load_config(str(REPO_ROOT / spec['configs']['HOGA']))
+    configs = {'plain': load_config(str(REPO_ROOT / spec['configs']['plain'])),
+               'HOGA': hoga_cfg}
+    configs.update({name: with_genotype(hoga_cfg, genotype)
+                    for name, genotype in operation_genotypes(Genotype.build()).items()})
+    for name, cfg in configs.items():
+        complexity = model_complexity(build_model(cfg), torch.rand(1, 3, spec['size'],
+                                                                   spec['size']))
+        candidates.append(network_candidate(network, name, path, cfg, complexity, seed))
+    return candidates
+
+
+def paired_median(later: List[float], earlier: List[float]) -> float:
+    """The median over rounds of ``later[r] - earlier[r]``."""
+    return statistics.median(a - b for a, b in zip(later, earlier))
+
+
+def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[float]]) -> str:
+    """What each HOGA operation, and HOGA's skeleton, adds to the training step.
+
+    ``candidates`` as :func:`operation_candidates` makes them and ``times``
+    their steps per round. An operation adds what HOGA's step loses when its
+    edges become ``skip_connect``; the skeleton adds what HOGA with every edge
+    ``skip_connect`` takes beyond the plain step. Both are medians of the
+    differences within a round, shares of HOGA's own (HOGA minus plain), as are
+    the forward FLOPs beside them.
+    """
+    by_name = {c.attention: (c, times[i]) for i, c in enumerate(candidates)}
+    (plain, plain_times), (hoga, hoga_times) = by_name['plain'], by_name['HOGA']
+    edges = Counter(op for op, _ in Genotype.build().edges)
+    added = paired_median(hoga_times, plain_times)
+    added_flops = hoga.flops - plain.flops
+    network, path = hoga.network, hoga.path
+    lines = [f'{network} on {path}: what HOGA adds to the training step, part by part '
+             f'(medians over rounds of differences within a round)',
+             f'{"part":<22} {"edges":>5} {"ms/step":>8} {"share":>6} {"MFLOPs":>8} {"share":>6}']
+
+    def row(part, count, seconds, flops):
+        lines.append(f'{part:<22} {count:>5} {seconds * 1e3:8.1f} {seconds / added:6.0%} '
+                     f'{flops / 1e6:8.1f} {flops / added_flops:6.0%}')
+
+    parts = 0.0
+    for name, (candidate, variant_times) in by_name.items():
+        if name in ('plain', 'HOGA'):
+            continue
+        if name == SKELETON:
+            seconds = paired_median(variant_times, plain_times)
+            row(SKELETON, '-', seconds, candidate.flops - plain.flops)
+        else:
+            seconds = paired_median(hoga_times, variant_times)
+            row(name, edges[name], seconds, hoga.flops - candidate.flops)
+        parts += seconds
+    row('HOGA', sum(edges.values()), added, added_flops)
+    skeleton_ratio = statistics.median(
+        s / p for s, p in zip(by_name[SKELETON][1], plain_times))
+    lines.append(f'{network} HOGA skeleton (every edge skip_connect): {skeleton_ratio:.2f}x the '
+                 f'plain step; the parts sum to {parts / added:.0%} of what HOGA adds')
+    return '\n'.join(lines)
 
 
 def timm_candidates(seed: int = 0) -> List[Candidate]:
@@ -193,8 +322,8 @@ def timm_candidates(seed: int = 0) -> List[Candidate]:
     return candidates
 
 
-def round_robin(candidates: List[Candidate], rounds: int) -> Dict[int, float]:
-    """Median seconds of one step of every candidate (by index)."""
+def round_robin(candidates: List[Candidate], rounds: int) -> Dict[int, List[float]]:
+    """Seconds of one step of every candidate (by index), one per round."""
     times: Dict[int, List[float]] = {i: [] for i in range(len(candidates))}
     for done in range(rounds):
         for i, candidate in enumerate(candidates):
@@ -203,7 +332,7 @@ def round_robin(candidates: List[Candidate], rounds: int) -> Dict[int, float]:
             candidate.step()
             times[i].append(time.perf_counter() - start)
         print(f'round {done + 1}/{rounds} done', flush=True)
-    return {i: statistics.median(values) for i, values in times.items()}
+    return times
 
 
 def hoga_operator_calls(mode: str = 'compiled') -> int:
@@ -274,9 +403,13 @@ def main(argv=None) -> None:
         print(f'{network}: built', flush=True)
     if 'resnet50' in args.networks and not args.no_timm:
         candidates += timm_candidates()
-    medians = round_robin(candidates, args.rounds)
+    medians = {i: statistics.median(t) for i, t in round_robin(candidates, args.rounds).items()}
     print(format_table(candidates, medians))
     print(headline(candidates, medians, hoga_operator_calls(PATHS[args.paths[0]][0])))
+    if args.operation_costs:
+        for network in args.networks:
+            variants = operation_candidates(network, args.paths[0])
+            print(operation_cost_table(variants, round_robin(variants, args.rounds)))
 
 
 if __name__ == '__main__':
