@@ -50,24 +50,33 @@ def test_with_genotype_sets_every_hoga_plugin_and_refuses_a_config_without_one()
         benchmark_models.with_genotype(plain, skeleton)
 
 
-def test_operation_cost_table_gives_paired_medians_and_shares_of_what_hoga_adds():
+def test_operation_cost_table_gives_paired_medians_spreads_and_shares_of_what_hoga_adds():
     names = ['plain', 'HOGA', 'sep_conv_3x3', 'dil_conv_3x3', 'sep_conv_3x3_spatial', 'CBAM',
              'skeleton']
     flops = [100e6, 110e6, 107e6, 109.6e6, 109.7e6, 109.5e6, 106e6]
     candidates = [benchmark_models.Candidate('resnet20', name, 'compiled', None, 0, f, None)
                   for name, f in zip(names, flops)]
-    # Two rounds; the second is 10 ms slower throughout, which differences cancel.
+    # Three rounds; the second is 10 ms slower throughout, which differences cancel, and
+    # in the third HOGA takes 4 ms more.
     seconds = [0.100, 0.300, 0.220, 0.290, 0.280, 0.294, 0.150]
-    times = {i: [s, s + 0.010] for i, s in enumerate(seconds)}
+    times = {i: [s, s + 0.010, s + (0.004 if names[i] == 'HOGA' else 0.0)]
+             for i, s in enumerate(seconds)}
     lines = benchmark_models.operation_cost_table(candidates, times).splitlines()
     rows = {line.split()[0]: line.split() for line in lines[2:-1]}
-    assert rows['sep_conv_3x3'] == ['sep_conv_3x3', '4', '80.0', '40%', '3.0', '30%']
-    assert rows['CBAM'] == ['CBAM', '1', '6.0', '3%', '0.5', '5%']
-    assert rows['skeleton'] == ['skeleton', '-', '50.0', '25%', '6.0', '60%']
-    assert rows['HOGA'] == ['HOGA', '10', '200.0', '100%', '10.0', '100%']
-    # 80 + 10 + 20 + 6 + 50 = 166 of 200 ms; the skeleton 0.150 / 0.100 and 0.160 / 0.110.
-    assert lines[-1] == ('resnet20 HOGA skeleton (every edge skip_connect): 1.48x the plain '
+    # HOGA minus sep_conv_3x3: 80, 80, 84 ms; the quartiles of three values (the
+    # 'exclusive' method) are the smallest and the largest.
+    assert rows['sep_conv_3x3'] == ['sep_conv_3x3', '4', '80.0', '4.0', '40%', '3.0', '30%']
+    assert rows['CBAM'] == ['CBAM', '1', '6.0', '4.0', '3%', '0.5', '5%']
+    assert rows['skeleton'] == ['skeleton', '-', '50.0', '0.0', '25%', '6.0', '60%']
+    assert rows['HOGA'] == ['HOGA', '10', '200.0', '4.0', '100%', '10.0', '100%']
+    # 80 + 10 + 20 + 6 + 50 = 166 of 200 ms; the skeleton 1.5, 1.4545 and 1.5.
+    assert lines[-1] == ('resnet20 HOGA skeleton (every edge skip_connect): 1.50x the plain '
                          'step; the parts sum to 83% of what HOGA adds')
+
+
+def test_one_round_has_no_interquartile_range():
+    assert benchmark_models.interquartile_range([0.1]) is None
+    assert benchmark_models.interquartile_range([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(3.0)
 
 
 @pytest.mark.skipif(not compiled_ops_available('cpu'), reason='the compiled ops are not built')
@@ -75,11 +84,12 @@ def test_operation_costs_print_a_row_per_operation_the_skeleton_and_hoga(capsys)
     benchmark_models.main(['--networks', 'resnet20', '--paths', 'compiled', '--rounds', '1',
                            '--operation-costs'])
     out = capsys.readouterr().out.splitlines()
-    start = out.index('part                   edges  ms/step  share   MFLOPs  share')
+    start = out.index('part                   edges  ms/step  IQR ms  share   MFLOPs  share')
     rows = [line.split() for line in out[start + 1:-1]]
     assert [row[0] for row in rows] == ['sep_conv_3x3', 'dil_conv_3x3', 'sep_conv_3x3_spatial',
                                         'CBAM', 'skeleton', 'HOGA']
     assert [row[1] for row in rows] == ['4', '1', '1', '1', '-', '10']
-    assert rows[-1][3] == '100%' and rows[-1][5] == '100%'
+    assert all(row[3] == '-' for row in rows)  # one round: no spread
+    assert rows[-1][4] == '100%' and rows[-1][6] == '100%'
     assert re.fullmatch(r'resnet20 HOGA skeleton \(every edge skip_connect\): \d+\.\d\dx the plain '
                         r'step; the parts sum to -?\d+% of what HOGA adds', out[-1])

@@ -251,9 +251,17 @@ def operation_candidates(network: str, path: str, seed: int = 0) -> List[Candida
     return candidates
 
 
-def paired_median(later: List[float], earlier: List[float]) -> float:
-    """The median over rounds of ``later[r] - earlier[r]``."""
-    return statistics.median(a - b for a, b in zip(later, earlier))
+def paired_differences(later: List[float], earlier: List[float]) -> List[float]:
+    """``later[r] - earlier[r]`` for every round ``r``."""
+    return [a - b for a, b in zip(later, earlier)]
+
+
+def interquartile_range(values: List[float]) -> Optional[float]:
+    """The spread of ``values`` between their quartiles; None for fewer than 2."""
+    if len(values) < 2:
+        return None
+    first, _, third = statistics.quantiles(values, n=4)
+    return third - first
 
 
 def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[float]]) -> str:
@@ -262,36 +270,39 @@ def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[floa
     ``candidates`` as :func:`operation_candidates` makes them and ``times``
     their steps per round. An operation adds what HOGA's step loses when its
     edges become ``skip_connect``; the skeleton adds what HOGA with every edge
-    ``skip_connect`` takes beyond the plain step. Both are medians of the
-    differences within a round, shares of HOGA's own (HOGA minus plain), as are
-    the forward FLOPs beside them.
+    ``skip_connect`` takes beyond the plain step. Each is the median of the
+    differences within a round, with their interquartile range (a cost
+    smaller than that is within the machine's noise), and a share of HOGA's
+    own (HOGA minus plain), as are the forward FLOPs beside it.
     """
     by_name = {c.attention: (c, times[i]) for i, c in enumerate(candidates)}
     (plain, plain_times), (hoga, hoga_times) = by_name['plain'], by_name['HOGA']
     edges = Counter(op for op, _ in Genotype.build().edges)
-    added = paired_median(hoga_times, plain_times)
+    hoga_differences = paired_differences(hoga_times, plain_times)
+    added = statistics.median(hoga_differences)
     added_flops = hoga.flops - plain.flops
     network, path = hoga.network, hoga.path
     lines = [f'{network} on {path}: what HOGA adds to the training step, part by part '
-             f'(medians over rounds of differences within a round)',
-             f'{"part":<22} {"edges":>5} {"ms/step":>8} {"share":>6} {"MFLOPs":>8} {"share":>6}']
+             f'(medians and interquartile ranges over rounds of differences within a round)',
+             f'{"part":<22} {"edges":>5} {"ms/step":>8} {"IQR ms":>7} {"share":>6} '
+             f'{"MFLOPs":>8} {"share":>6}']
 
-    def row(part, count, seconds, flops):
-        lines.append(f'{part:<22} {count:>5} {seconds * 1e3:8.1f} {seconds / added:6.0%} '
-                     f'{flops / 1e6:8.1f} {flops / added_flops:6.0%}')
+    def row(part, count, differences, flops):
+        seconds, spread = statistics.median(differences), interquartile_range(differences)
+        lines.append(f'{part:<22} {count:>5} {seconds * 1e3:8.1f} '
+                     f'{"-" if spread is None else f"{spread * 1e3:.1f}":>7} '
+                     f'{seconds / added:6.0%} {flops / 1e6:8.1f} {flops / added_flops:6.0%}')
+        return seconds
 
     parts = 0.0
     for name, (candidate, variant_times) in by_name.items():
-        if name in ('plain', 'HOGA'):
-            continue
         if name == SKELETON:
-            seconds = paired_median(variant_times, plain_times)
-            row(SKELETON, '-', seconds, candidate.flops - plain.flops)
-        else:
-            seconds = paired_median(hoga_times, variant_times)
-            row(name, edges[name], seconds, hoga.flops - candidate.flops)
-        parts += seconds
-    row('HOGA', sum(edges.values()), added, added_flops)
+            parts += row(SKELETON, '-', paired_differences(variant_times, plain_times),
+                         candidate.flops - plain.flops)
+        elif name not in ('plain', 'HOGA'):
+            parts += row(name, edges[name], paired_differences(hoga_times, variant_times),
+                         hoga.flops - candidate.flops)
+    row('HOGA', sum(edges.values()), hoga_differences, added_flops)
     skeleton_ratio = statistics.median(
         s / p for s, p in zip(by_name[SKELETON][1], plain_times))
     lines.append(f'{network} HOGA skeleton (every edge skip_connect): {skeleton_ratio:.2f}x the '
