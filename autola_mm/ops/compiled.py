@@ -261,8 +261,13 @@ class _CBAMAttention(torch.autograd.Function):
             ctx.spatial = spatial_logits(*ctx.pooled)
         _check_parameters('cbam_attention', ctx.channel, ctx.stats, parameters)
         _check_parameters('cbam_attention', ctx.spatial, ctx.pooled, parameters)
-        x, channel, spatial, pooled, channel_max = _autocast_common(
-            x, channel, ctx.spatial.detach(), pooled, channel_max)
+        x, channel, spatial, channel_max = _autocast_common(x, channel, ctx.spatial.detach(),
+                                                            channel_max)
+        if pooled.dtype != x.dtype:
+            # Spatial logits wider than the pool: the backward finds the pool's maxima
+            # among x * sigmoid(channel) in the wider dtype, which a maximum rounded to
+            # the pool's would not equal (no position would take its gradient: 0 / 0).
+            pooled = gated_spatial_stats(x, channel)
         ctx.parameters = parameters
         ctx.save_for_backward(x, channel, spatial, pooled, channel_max)
         return channel_spatial_gate(x, channel, spatial)

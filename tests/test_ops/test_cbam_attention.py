@@ -272,6 +272,36 @@ def test_cpu_autocast_promotes_bfloat16_logits(ops, cpu_float32):
 
 
 
+class WideSpatialCBAM(TinyCBAM):
+    """:class:`TinyCBAM` whose spatial logits are float64 whatever the pool's dtype."""
+
+    def spatial_logits(self, pooled):
+        return super().spatial_logits(pooled).double()
+
+
+def test_autocast_spatial_logits_wider_than_the_pool_give_the_pools_gradient(ops, device):
+    # Under autocast the gates take the logits' float64, and the pool's maximum
+    # (rounded to float32) must still pass its gradient to the position that holds
+    # it, as autograd through the reference does.
+    torch.manual_seed(0)
+    module, twin = WideSpatialCBAM(ops, 4).to(device), WideSpatialCBAM(ops, 4).to(device)
+    twin.load_state_dict(module.state_dict())
+    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
+    grad = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
+                       dtype=torch.float64).to(device)
+    results = []
+    for forward, mod in ((module.forward, module), (twin.reference_forward, twin)):
+        inp = x.clone().requires_grad_()
+        with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
+            out = forward(inp)
+        assert out.dtype == torch.float64
+        out.backward(grad)
+        assert torch.isfinite(inp.grad).all()
+        results.append([out, inp.grad] + [p.grad for p in mod.parameters()])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=6e-2)
+
+
 def test_a_parameter_missing_from_parameters_is_refused(needs_compiled):
     from autola_mm.ops import compiled
     module = TinyCBAM(compiled, 4)
