@@ -188,6 +188,41 @@ def test_parameters_of_two_dtypes_are_rejected(needs_compiled):
     assert out.dtype == torch.float16 and mean.dtype == invstd.dtype == torch.float32
 
 
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['float16', 'bfloat16'])
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_low_precision_map_with_float32_parameters_matches_torch(compiled_device, dtype,
+                                                                 training):
+    # Under autocast nn.BatchNorm2d keeps float32 parameters and running statistics
+    # for a float16 or bfloat16 map (ATen's mixed-type kernel); so does the operator,
+    # each way.
+    if compiled_device == 'cpu':
+        pytest.skip('the CPU kernels compute float32 and float64 maps; float16 and bfloat16 '
+                    'maps take the reference path there')
+    gen = torch.Generator().manual_seed(0)
+
+    def tensor(*shape, dtype=torch.float32):
+        return torch.randn(shape, generator=gen).to(compiled_device, dtype)
+
+    x, grad = 1 + 3 * tensor(2, 3, 5, 5, dtype=dtype), tensor(2, 3, 5, 5, dtype=dtype)
+    weight, bias = tensor(3), tensor(3)
+    running = (tensor(3), 0.5 + tensor(3).abs())
+    results = []
+    for batch_norm in (torch.ops.autola_mm.batch_norm, None):
+        inputs = [t.clone().requires_grad_() for t in (x, weight, bias)]
+        stats = [t.clone() for t in running]
+        if batch_norm is None:
+            out = torch.nn.functional.batch_norm(inputs[0], *stats, *inputs[1:], training,
+                                                 MOMENTUM, EPS)
+        else:
+            out = batch_norm(*inputs, *stats, training, MOMENTUM, EPS)[0]
+        assert out.dtype == dtype
+        results.append([out, *grads_of(out, inputs, grad), *stats])
+    for ours, torchs in zip(*results):
+        assert ours.dtype == torchs.dtype
+        # Sums over the 50 values of a channel, rounded to the map's dtype.
+        torch.testing.assert_close(ours, torchs, rtol=2e-2, atol=2e-2)
+
+
 def test_strided_vectors_are_read_and_updated_in_place(ops, device):
     x = 1 + 3 * torch.randn(2, 3, 4, 4, device=device)
     weight, bias = torch.randn(6, device=device)[::2], torch.randn(6, device=device)[::2]

@@ -185,9 +185,11 @@ def test_cuda_autocast_matches_reference(needs_compiled, dtype):
 
 def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_device):
     # The operator has no autocast kernel, nor have the operators it calls while it
-    # runs: float32 inputs give the numbers they give without autocast, each way, and
-    # float32 weights on a map of another dtype fail in the forward (under CUDA
-    # autocast they had run the MLP in float16 and failed in the backward).
+    # runs: float32 inputs give the numbers they give without autocast, each way (a
+    # backward run inside the autocast region too), also in inference mode, where
+    # its own kernel runs without its autograd kernel; and float32 weights on a map
+    # of another dtype fail in the forward (under CUDA autocast they had run the MLP
+    # in float16 and failed in the backward).
     autocast_dtype, other_dtype = AUTOCAST_DTYPES[compiled_device]
     gen = torch.Generator().manual_seed(3)
     shapes = [(2, 8, 5, 5), (2, 8), (2, ), (8, 2), (8, )]
@@ -198,10 +200,12 @@ def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_device):
         given = [t.clone().requires_grad_() for t in args]
         with torch.autocast(compiled_device, dtype=autocast_dtype, enabled=enabled):
             out = torch.ops.autola_mm.channel_mlp_attention(*given, True)
+            results.append([out, *grads_of(out, given, grad)])
         assert out.dtype == torch.float32
-        results.append([out, *grads_of(out, given, grad)])
     for with_autocast, without in zip(*results):
         assert torch.equal(with_autocast, without)
+    with torch.inference_mode(), torch.autocast(compiled_device, dtype=autocast_dtype):
+        assert torch.equal(torch.ops.autola_mm.channel_mlp_attention(*args, True), results[0][0])
     with torch.autocast(compiled_device, dtype=autocast_dtype):
         with pytest.raises(ValueError, match='weight1 must have avg\'s dtype'):
             torch.ops.autola_mm.channel_mlp_attention(args[0].to(other_dtype), *args[1:], True)

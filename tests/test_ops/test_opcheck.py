@@ -135,6 +135,26 @@ def test_fused_backward_operator(compiled_device, case):
     check(*fused_backward_cases(compiled_device)[case])
 
 
+def channels_last(value):
+    """A 4-d tensor in channels-last memory; any other value as it is."""
+    if isinstance(value, torch.Tensor) and value.dim() == 4:
+        return value.detach().contiguous(memory_format=torch.channels_last)
+    return value
+
+
+@pytest.mark.parametrize('cases', [forward_cases, backward_cases])
+def test_outputs_are_contiguous_whatever_the_inputs_layout(compiled_device, cases):
+    # The Meta kernels declare contiguous outputs and torch.compile lays out its
+    # buffers by them; cuDNN's convolution and ATen's batch norm, which the CUDA
+    # kernels call, would follow a channels-last input.
+    for name, args in cases(compiled_device):
+        with torch.no_grad():
+            outputs = getattr(torch.ops.autola_mm, name)(*map(channels_last, args))
+        for out in outputs if isinstance(outputs, (tuple, list)) else (outputs, ):
+            if isinstance(out, torch.Tensor) and out.dim() == 4:
+                assert out.is_contiguous(), f'{name}: an output of strides {out.stride()}'
+
+
 def test_every_operator_is_checked(needs_compiled):
     names = {name for cases in (forward_cases('cpu'), backward_cases('cpu'),
                                 fused_backward_cases('cpu')) for name, _ in cases}

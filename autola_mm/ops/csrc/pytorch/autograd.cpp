@@ -11,7 +11,6 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/add.h>
 #include <ATen/ops/zeros_like.h>
-#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
@@ -105,15 +104,6 @@ AUTOLA_MM_OPERATOR(batch_norm_backward,
 
 // Runs the operator's kernels (device, Meta, ...) without recording autograd.
 #define AUTOLA_MM_BELOW_AUTOGRAD at::AutoDispatchBelowADInplaceOrView below_autograd
-
-// The pattern operators have no autocast kernel (operators.cpp): they run in
-// their inputs' dtypes, and so must the operators they call, which autocast
-// would otherwise cast (the MLP and the convolution to float16 under CUDA
-// autocast, while the context kept the float32 weights that the backward
-// operators then refuse). A mix of dtypes fails in the forward, with the
-// inner operator's dtype error.
-#define AUTOLA_MM_BELOW_AUTOCAST \
-  c10::impl::ExcludeDispatchKeyGuard below_autocast(c10::autocast_dispatch_keyset)
 
 struct ChannelStats : torch::autograd::Function<ChannelStats> {
   static variable_list forward(AutogradContext* ctx, const Tensor& x) {
@@ -283,6 +273,7 @@ struct ChannelMlpAttention : torch::autograd::Function<ChannelMlpAttention> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    AUTOLA_MM_BELOW_AUTOCAST;
     const auto saved = ctx->get_saved_variables();
     const Tensor &x = saved[0], &avg = saved[1], &max = saved[2], &logits = saved[3];
     const bool with_max_pool = ctx->saved_data["with_max_pool"].toBool();
@@ -350,6 +341,7 @@ struct CbamMlpAttention : torch::autograd::Function<CbamMlpAttention> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    AUTOLA_MM_BELOW_AUTOCAST;
     const auto saved = ctx->get_saved_variables();
     const Tensor &x = saved[0], &avg = saved[1], &max = saved[2], &channel = saved[3];
     const Tensor &pooled = saved[4], &conv = saved[5], &spatial = saved[6];

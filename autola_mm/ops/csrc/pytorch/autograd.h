@@ -3,10 +3,22 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <cstdint>
 #include <optional>
 #include <tuple>
+
+// The pattern operators have no autocast kernel (operators.cpp): they run in
+// their inputs' dtypes, and so must the operators they call, which autocast
+// would otherwise cast (the MLP and the convolution to float16 under CUDA
+// autocast, while the context kept the float32 weights that the backward
+// operators then refuse). Their autograd kernels and backward passes (which
+// run under the autocast state of the caller of backward()) and their own
+// kernels (which run without the autograd kernel in inference mode) say so.
+// A mix of dtypes fails in the forward, with the inner operator's dtype error.
+#define AUTOLA_MM_BELOW_AUTOCAST \
+  c10::impl::ExcludeDispatchKeyGuard below_autocast(c10::autocast_dispatch_keyset)
 
 namespace autola_mm::autograd {
 

@@ -516,6 +516,9 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
   }
   auto [out, mean, invstd] = at::_native_batch_norm_legit(x, weight, bias, running_mean,
                                                           running_var, training, momentum, eps);
+  // ATen lays the output out as a channels-last x is; the operator's is
+  // contiguous on every device, as its Meta kernel declares.
+  out = out.contiguous();
   if (relu) {
     out.relu_();
   }
@@ -559,9 +562,13 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
                     ": evaluation needs the running statistics");
   // The gradient the fused ReLU passes: where its output is positive.
   const Tensor passed = fused_relu ? at::threshold_backward(grad, *relu_out, 0) : grad;
+  // The gradient of x contiguous, as the Meta kernel declares (ATen's
+  // follows a channels-last x).
   if (weight.has_value() && weight->defined()) {
-    return at::native_batch_norm_backward(passed, x, weight, running_mean, running_var, save_mean,
-                                          save_invstd, training, eps, {true, true, true});
+    auto [grad_x, grad_weight, grad_bias] =
+        at::native_batch_norm_backward(passed, x, weight, running_mean, running_var, save_mean,
+                                       save_invstd, training, eps, {true, true, true});
+    return {grad_x.contiguous(), grad_weight, grad_bias};
   }
   // No weight: ATen's kernel reads a weight of ones, in the dtype it reads
   // the running statistics in (those given in evaluation, else the saved ones).
@@ -570,7 +577,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(
       passed, x, at::ones({x.size(1)}, statistic.options()), running_mean, running_var, save_mean,
       save_invstd, training, eps, {true, true, true});
   const auto opmath = at::toOpMathType(x.scalar_type());
-  return {grad_x, grad_weight.to(opmath), grad_bias.to(opmath)};
+  return {grad_x.contiguous(), grad_weight.to(opmath), grad_bias.to(opmath)};
 }
 
 // The channel MLP of SE and CBAM: logits = fc2(relu(fc1(avg))), plus
@@ -698,6 +705,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> channel_mlp_backward(
 Tensor channel_mlp_attention(const Tensor& x, const Tensor& weight1,
                              const std::optional<Tensor>& bias1, const Tensor& weight2,
                              const std::optional<Tensor>& bias2, bool with_max_pool) {
+  AUTOLA_MM_BELOW_AUTOCAST;
   auto [avg, max] = channel_stats(x);
   const std::optional<Tensor> second = with_max_pool ? std::optional<Tensor>(max) : std::nullopt;
   return sigmoid_gate(x, channel_mlp(avg, second, weight1, bias1, weight2, bias2));
@@ -718,6 +726,7 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
                           const std::optional<Tensor>& bn_bias, Tensor& running_mean,
                           Tensor& running_var, bool training, double momentum, double eps,
                           const std::optional<Tensor>& num_batches_tracked) {
+  AUTOLA_MM_BELOW_AUTOCAST;
   auto [avg, max] = channel_stats(x);
   const Tensor channel = channel_mlp(avg, max, weight1, bias1, weight2, bias2);
   const Tensor conv = same_conv2d(gated_spatial_stats(x, channel), conv_weight, 1, 1);
