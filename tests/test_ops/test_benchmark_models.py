@@ -27,32 +27,33 @@ def test_one_round_of_resnet20_prints_a_row_per_network_and_the_headline(capsys)
 def test_operation_genotypes_make_one_operation_at_a_time_then_every_edge_skip_connect():
     published = benchmark_models.Genotype.build()
     variants = benchmark_models.operation_genotypes(published)
-    assert list(variants) == ['sep_conv_3x3', 'dil_conv_3x3', 'sep_conv_3x3_spatial', 'CBAM',
-                              'skeleton']
-    assert str(variants['CBAM']) == ('skip_connect:0 | sep_conv_3x3_spatial:0 sep_conv_3x3:1 | '
-                                     'skip_connect:0 skip_connect:2 sep_conv_3x3:1 | '
-                                     'sep_conv_3x3:0 skip_connect:1 sep_conv_3x3:3 dil_conv_3x3:2')
-    assert {op for op, _ in variants['skeleton'].edges} == {'skip_connect'}
-    assert [slot for _, slot in variants['skeleton'].edges] == [
+    assert list(variants) == ['HOGA without sep_conv_3x3', 'HOGA without dil_conv_3x3',
+                              'HOGA without sep_conv_3x3_spatial', 'HOGA without CBAM',
+                              'HOGA skeleton']
+    assert str(variants['HOGA without CBAM']) == (
+        'skip_connect:0 | sep_conv_3x3_spatial:0 sep_conv_3x3:1 | '
+        'skip_connect:0 skip_connect:2 sep_conv_3x3:1 | '
+        'sep_conv_3x3:0 skip_connect:1 sep_conv_3x3:3 dil_conv_3x3:2')
+    assert {op for op, _ in variants['HOGA skeleton'].edges} == {'skip_connect'}
+    assert [slot for _, slot in variants['HOGA skeleton'].edges] == [
         slot for _, slot in published.edges]
 
 
 def test_with_genotype_sets_every_hoga_plugin_and_refuses_a_config_without_one():
-    configs = benchmark_models.NETWORKS['resnet20']['configs']
-    hoga = benchmark_models.load_config(str(benchmark_models.REPO_ROOT / configs['HOGA']))
+    hoga = benchmark_models.network_config('resnet20', 'HOGA')
     skeleton = benchmark_models.operation_genotypes(
-        benchmark_models.Genotype.build())['skeleton']
+        benchmark_models.Genotype.build())['HOGA skeleton']
     changed = benchmark_models.with_genotype(hoga, skeleton)
     assert [p['cfg']['genotype'] for p in changed.model.backbone.plugins] == [str(skeleton)]
     assert 'genotype' not in hoga.model.backbone.plugins[0]['cfg']  # the original is untouched
-    plain = benchmark_models.load_config(str(benchmark_models.REPO_ROOT / configs['plain']))
     with pytest.raises(ValueError, match='no HOGA plugin'):
-        benchmark_models.with_genotype(plain, skeleton)
+        benchmark_models.with_genotype(benchmark_models.network_config('resnet20', 'plain'),
+                                       skeleton)
 
 
 def test_operation_cost_table_gives_paired_medians_spreads_and_shares_of_what_hoga_adds():
-    names = ['plain', 'HOGA', 'sep_conv_3x3', 'dil_conv_3x3', 'sep_conv_3x3_spatial', 'CBAM',
-             'skeleton']
+    genotype = benchmark_models.Genotype.build()
+    names = ['plain', 'HOGA', *benchmark_models.operation_genotypes(genotype)]
     flops = [100e6, 110e6, 107e6, 109.6e6, 109.7e6, 109.5e6, 106e6]
     candidates = [benchmark_models.Candidate('resnet20', name, 'compiled', None, 0, f, None)
                   for name, f in zip(names, flops)]
@@ -61,22 +62,28 @@ def test_operation_cost_table_gives_paired_medians_spreads_and_shares_of_what_ho
     seconds = [0.100, 0.300, 0.220, 0.290, 0.280, 0.294, 0.150]
     times = {i: [s, s + 0.010, s + (0.004 if names[i] == 'HOGA' else 0.0)]
              for i, s in enumerate(seconds)}
-    lines = benchmark_models.operation_cost_table(candidates, times).splitlines()
+    lines = benchmark_models.operation_cost_table(candidates, times, genotype).splitlines()
     rows = {line.split()[0]: line.split() for line in lines[2:-1]}
-    # HOGA minus sep_conv_3x3: 80, 80, 84 ms; the quartiles of three values (the
-    # 'exclusive' method) are the smallest and the largest.
-    assert rows['sep_conv_3x3'] == ['sep_conv_3x3', '4', '80.0', '4.0', '40%', '3.0', '30%']
-    assert rows['CBAM'] == ['CBAM', '1', '6.0', '4.0', '3%', '0.5', '5%']
+    # HOGA minus HOGA without sep_conv_3x3: 80, 80 and 84 ms, whose inclusive
+    # quartiles are 80 and 82.
+    assert rows['sep_conv_3x3'] == ['sep_conv_3x3', '4', '80.0', '2.0', '40%', '3.0', '30%']
+    assert rows['CBAM'] == ['CBAM', '1', '6.0', '2.0', '3%', '0.5', '5%']
     assert rows['skeleton'] == ['skeleton', '-', '50.0', '0.0', '25%', '6.0', '60%']
-    assert rows['HOGA'] == ['HOGA', '10', '200.0', '4.0', '100%', '10.0', '100%']
+    assert rows['HOGA'] == ['HOGA', '10', '200.0', '2.0', '100%', '10.0', '100%']
     # 80 + 10 + 20 + 6 + 50 = 166 of 200 ms; the skeleton 1.5, 1.4545 and 1.5.
     assert lines[-1] == ('resnet20 HOGA skeleton (every edge skip_connect): 1.50x the plain '
                          'step; the parts sum to 83% of what HOGA adds')
 
 
+def test_shares_of_nothing_are_not_divided():
+    assert benchmark_models.share(0.02, 0.08) == '25%'
+    assert benchmark_models.share(0.02, 0.0) == '-'
+    assert benchmark_models.share(0.02, -0.01) == '-'
+
+
 def test_one_round_has_no_interquartile_range():
     assert benchmark_models.interquartile_range([0.1]) is None
-    assert benchmark_models.interquartile_range([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(3.0)
+    assert benchmark_models.interquartile_range([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0)
 
 
 @pytest.mark.skipif(not compiled_ops_available('cpu'), reason='the compiled ops are not built')

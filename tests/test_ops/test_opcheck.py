@@ -142,7 +142,7 @@ def channels_last(value):
     return value
 
 
-@pytest.mark.parametrize('cases', [forward_cases, backward_cases])
+@pytest.mark.parametrize('cases', [forward_cases, backward_cases, fused_backward_cases])
 def test_outputs_are_contiguous_whatever_the_inputs_layout(compiled_device, cases):
     # The Meta kernels declare contiguous outputs and torch.compile lays out its
     # buffers by them; cuDNN's convolution and ATen's batch norm, which the CUDA

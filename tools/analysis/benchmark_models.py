@@ -32,10 +32,10 @@ On a GPU each is a kernel launch, so the count is what this CPU can tell of
 HOGA's launch overhead there. The last line is the headline.
 
 With ``--operation-costs``, each network is then timed again, round-robin,
-on the first path: without attention, with HOGA, with HOGA whose edges of
-one operation are ``skip_connect`` (for each operation of the published
-genotype) and with HOGA whose every edge is (its skeleton: the groups, the
-node sums, the projection and the two SEs). A table gives what each part
+on the first path: without attention, with HOGA of the published genotype,
+with HOGA whose edges of one operation are ``skip_connect`` (for each of
+its operations) and with HOGA whose every edge is (its skeleton: the groups,
+the node sums, the projection and the two SEs). A table gives what each part
 adds to the training step, in ms and as a share of what HOGA adds, beside
 its share of HOGA's FLOPs.
 
@@ -83,8 +83,8 @@ NETWORKS = {
 #: Each path: the ``AUTOLA_OPS`` mode the network runs in, and whether torch.compile wraps it.
 PATHS = {'compiled': ('compiled', False), 'reference': ('reference', False),
          'compile': ('reference', True), 'compile+ops': ('compiled', True)}
-#: The variant of HOGA whose every edge is ``skip_connect`` (``--operation-costs``).
-SKELETON = 'skeleton'
+#: The candidate of ``--operation-costs`` whose HOGA has every edge ``skip_connect``.
+SKELETON = 'HOGA skeleton'
 TIMM_ATTENTION = {'plain': None, 'SE': 'se', 'CBAM': 'cbam'}
 #: Operators that only view, reshape or allocate, or return their input as it
 #: is (a dtype conversion to the same dtype, a conjugation of real numbers):
@@ -188,33 +188,51 @@ def network_candidate(network: str, attention: str, path: str, cfg: Config,
                      breaks[0])
 
 
+def network_config(network: str, attention: str) -> Config:
+    """The config of ``network`` with ``attention`` (a key of its ``configs``)."""
+    return load_config(str(REPO_ROOT / NETWORKS[network]['configs'][attention]))
+
+
+def config_complexity(network: str, cfg: Config) -> Complexity:
+    """Parameters and forward FLOPs of the model ``cfg`` builds, on one image of ``network``."""
+    size = NETWORKS[network]['size']
+    return model_complexity(build_model(cfg), torch.rand(1, 3, size, size))
+
+
 def our_candidates(network: str, paths: List[str], seed: int = 0) -> List[Candidate]:
     """Every attention of ``network`` on every path in ``paths``."""
-    spec = NETWORKS[network]
     candidates = []
-    for attention, config in spec['configs'].items():
-        cfg = load_config(str(REPO_ROOT / config))
-        complexity = model_complexity(build_model(cfg), torch.rand(1, 3, spec['size'],
-                                                                   spec['size']))
+    for attention in NETWORKS[network]['configs']:
+        cfg = network_config(network, attention)
+        complexity = config_complexity(network, cfg)
         candidates += [network_candidate(network, attention, path, cfg, complexity, seed)
                        for path in paths]
     return candidates
 
 
+def without(operation: str) -> str:
+    """The name of the candidate whose HOGA has its ``operation`` edges ``skip_connect``."""
+    return f'HOGA without {operation}'
+
+
+def gating_operations(genotype: Genotype) -> List[str]:
+    """The operations of ``genotype`` other than ``skip_connect``, in :data:`PRIMITIVES` order."""
+    return sorted({op for op, _ in genotype.edges} - {'skip_connect'}, key=PRIMITIVES.index)
+
+
 def operation_genotypes(genotype: Genotype) -> Dict[str, Genotype]:
     """``genotype`` with the edges of each of its operations made ``skip_connect``.
 
-    Keyed by the operation (in :data:`PRIMITIVES` order, ``skip_connect``
-    itself left out), then :data:`SKELETON`: every edge ``skip_connect``.
+    Keyed by :func:`without` of each of its :func:`gating_operations`, then
+    :data:`SKELETON`: every edge ``skip_connect``.
     """
-    operations = sorted({op for op, _ in genotype.edges} - {'skip_connect'},
-                        key=PRIMITIVES.index)
+    operations = gating_operations(genotype)
 
     def skipping(names):
         return Genotype.from_edges([('skip_connect' if op in names else op, slot)
                                     for op, slot in genotype.edges], genotype.num_nodes)
 
-    variants = {op: skipping({op}) for op in operations}
+    variants = {without(op): skipping({op}) for op in operations}
     variants[SKELETON] = skipping(set(operations))
     return variants
 
@@ -231,24 +249,20 @@ def with_genotype(cfg: Config, genotype: Genotype) -> Config:
     return cfg
 
 
-def operation_candidates(network: str, path: str, seed: int = 0) -> List[Candidate]:
-    """``network`` on ``path`` without attention, with HOGA, then with HOGA's variants.
+def operation_candidates(network: str, path: str, genotype: Genotype,
+                         seed: int = 0) -> List[Candidate]:
+    """``network`` on ``path`` without attention, with HOGA of ``genotype``, then its variants.
 
-    The variants are :func:`operation_genotypes` of the published genotype,
-    their ``attention`` the operation made ``skip_connect`` or :data:`SKELETON`.
+    The variants are the :func:`operation_genotypes` of ``genotype``, named as
+    that function keys them.
     """
-    spec = NETWORKS[network]
-    candidates = []
-    hoga_cfg = load_config(str(REPO_ROOT / spec['configs']['HOGA']))
-    configs = {'plain': load_config(str(REPO_ROOT / spec['configs']['plain'])),
-               'HOGA': hoga_cfg}
-    configs.update({name: with_genotype(hoga_cfg, genotype)
-                    for name, genotype in operation_genotypes(Genotype.build()).items()})
-    for name, cfg in configs.items():
-        complexity = model_complexity(build_model(cfg), torch.rand(1, 3, spec['size'],
-                                                                   spec['size']))
-        candidates.append(network_candidate(network, name, path, cfg, complexity, seed))
-    return candidates
+    hoga_cfg = network_config(network, 'HOGA')
+    configs = {'plain': network_config(network, 'plain'),
+               'HOGA': with_genotype(hoga_cfg, genotype)}
+    configs.update({name: with_genotype(hoga_cfg, variant)
+                    for name, variant in operation_genotypes(genotype).items()})
+    return [network_candidate(network, name, path, cfg, config_complexity(network, cfg), seed)
+            for name, cfg in configs.items()]
 
 
 def paired_differences(later: List[float], earlier: List[float]) -> List[float]:
@@ -257,15 +271,32 @@ def paired_differences(later: List[float], earlier: List[float]) -> List[float]:
 
 
 def interquartile_range(values: List[float]) -> Optional[float]:
-    """The spread of ``values`` between their quartiles; None for fewer than 2."""
+    """The spread of ``values`` between their quartiles (inclusive); None for fewer than 2."""
     if len(values) < 2:
         return None
-    first, _, third = statistics.quantiles(values, n=4)
+    first, _, third = statistics.quantiles(values, n=4, method='inclusive')
     return third - first
 
 
-def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[float]]) -> str:
-    """What each HOGA operation, and HOGA's skeleton, adds to the training step.
+def share(part: float, whole: float) -> str:
+    """``part / whole`` as a percentage; '-' where ``whole`` is not positive."""
+    return f'{part / whole:.0%}' if whole > 0 else '-'
+
+
+def cost_row(part: str, edges: str, differences: List[float], flops: int, added: float,
+             added_flops: int) -> str:
+    """One row of :func:`operation_cost_table`: the median and spread of ``differences``
+    (seconds), the FLOPs, and both as shares of HOGA's (``added``, ``added_flops``)."""
+    spread = interquartile_range(differences)
+    seconds = statistics.median(differences)
+    return (f'{part:<22} {edges:>5} {seconds * 1e3:8.1f} '
+            f'{"-" if spread is None else f"{spread * 1e3:.1f}":>7} {share(seconds, added):>6} '
+            f'{flops / 1e6:8.1f} {share(flops, added_flops):>6}')
+
+
+def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[float]],
+                         genotype: Genotype) -> str:
+    """What each operation of HOGA's ``genotype``, and HOGA's skeleton, add to the step.
 
     ``candidates`` as :func:`operation_candidates` makes them and ``times``
     their steps per round. An operation adds what HOGA's step loses when its
@@ -277,36 +308,27 @@ def operation_cost_table(candidates: List[Candidate], times: Dict[int, List[floa
     """
     by_name = {c.attention: (c, times[i]) for i, c in enumerate(candidates)}
     (plain, plain_times), (hoga, hoga_times) = by_name['plain'], by_name['HOGA']
-    edges = Counter(op for op, _ in Genotype.build().edges)
-    hoga_differences = paired_differences(hoga_times, plain_times)
-    added = statistics.median(hoga_differences)
-    added_flops = hoga.flops - plain.flops
-    network, path = hoga.network, hoga.path
-    lines = [f'{network} on {path}: what HOGA adds to the training step, part by part '
-             f'(medians and interquartile ranges over rounds of differences within a round)',
+    edges = Counter(op for op, _ in genotype.edges)
+    added_differences = paired_differences(hoga_times, plain_times)
+    added, added_flops = statistics.median(added_differences), hoga.flops - plain.flops
+    parts = {op: (str(edges[op]), paired_differences(hoga_times, by_name[without(op)][1]),
+                  hoga.flops - by_name[without(op)][0].flops)
+             for op in gating_operations(genotype)}
+    skeleton, skeleton_times = by_name[SKELETON]
+    parts['skeleton'] = ('-', paired_differences(skeleton_times, plain_times),
+                         skeleton.flops - plain.flops)
+    parts['HOGA'] = (str(sum(edges.values())), added_differences, added_flops)
+    lines = [f'{hoga.network} on {hoga.path}: what HOGA adds to the training step, part by '
+             f'part (medians and interquartile ranges over rounds of differences within a '
+             f'round)',
              f'{"part":<22} {"edges":>5} {"ms/step":>8} {"IQR ms":>7} {"share":>6} '
              f'{"MFLOPs":>8} {"share":>6}']
-
-    def row(part, count, differences, flops):
-        seconds, spread = statistics.median(differences), interquartile_range(differences)
-        lines.append(f'{part:<22} {count:>5} {seconds * 1e3:8.1f} '
-                     f'{"-" if spread is None else f"{spread * 1e3:.1f}":>7} '
-                     f'{seconds / added:6.0%} {flops / 1e6:8.1f} {flops / added_flops:6.0%}')
-        return seconds
-
-    parts = 0.0
-    for name, (candidate, variant_times) in by_name.items():
-        if name == SKELETON:
-            parts += row(SKELETON, '-', paired_differences(variant_times, plain_times),
-                         candidate.flops - plain.flops)
-        elif name not in ('plain', 'HOGA'):
-            parts += row(name, edges[name], paired_differences(hoga_times, variant_times),
-                         hoga.flops - candidate.flops)
-    row('HOGA', sum(edges.values()), hoga_differences, added_flops)
-    skeleton_ratio = statistics.median(
-        s / p for s, p in zip(by_name[SKELETON][1], plain_times))
-    lines.append(f'{network} HOGA skeleton (every edge skip_connect): {skeleton_ratio:.2f}x the '
-                 f'plain step; the parts sum to {parts / added:.0%} of what HOGA adds')
+    lines += [cost_row(part, *row, added, added_flops) for part, row in parts.items()]
+    summed = sum(statistics.median(row[1]) for part, row in parts.items() if part != 'HOGA')
+    skeleton_ratio = statistics.median(s / p for s, p in zip(skeleton_times, plain_times))
+    lines.append(f'{hoga.network} HOGA skeleton (every edge skip_connect): '
+                 f'{skeleton_ratio:.2f}x the plain step; the parts sum to '
+                 f'{share(summed, added)} of what HOGA adds')
     return '\n'.join(lines)
 
 
@@ -418,9 +440,11 @@ def main(argv=None) -> None:
     print(format_table(candidates, medians))
     print(headline(candidates, medians, hoga_operator_calls(PATHS[args.paths[0]][0])))
     if args.operation_costs:
+        del candidates  # free the networks timed so far
+        genotype = Genotype.build()
         for network in args.networks:
-            variants = operation_candidates(network, args.paths[0])
-            print(operation_cost_table(variants, round_robin(variants, args.rounds)))
+            variants = operation_candidates(network, args.paths[0], genotype)
+            print(operation_cost_table(variants, round_robin(variants, args.rounds), genotype))
 
 
 if __name__ == '__main__':

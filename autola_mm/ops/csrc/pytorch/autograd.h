@@ -15,8 +15,10 @@
 // autocast, while the context kept the float32 weights that the backward
 // operators then refuse). Their autograd kernels and backward passes (which
 // run under the autocast state of the caller of backward()) and their own
-// kernels (which run without the autograd kernel in inference mode) say so.
-// A mix of dtypes fails in the forward, with the inner operator's dtype error.
+// kernels (which run without the autograd kernel in inference mode) say so;
+// the other operators' backward passes, as torch's own, run under the
+// caller's autocast. A mix of dtypes fails in the forward, with the inner
+// operator's dtype error.
 #define AUTOLA_MM_BELOW_AUTOCAST \
   c10::impl::ExcludeDispatchKeyGuard below_autocast(c10::autocast_dispatch_keyset)
 
