@@ -6,6 +6,7 @@ written to ``alphas.npy`` (shape (epochs + 1, edges, primitives)); at every
 checkpoint and at the end ``alpha_history.png`` shows ``softmax(alpha)`` of
 every edge over the epochs.
 """
+import io
 import os.path as osp
 from typing import List
 
@@ -15,6 +16,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from ..utils import write_atomically
 from .genotype_hook import search_model
 
 CHECKPOINT_KEY = 'alpha_history'
@@ -68,8 +70,10 @@ class AlphaHistoryHook(Hook):
 
     @master_only
     def save(self, runner) -> None:
-        """Write the history to ``alphas.npy``."""
-        np.save(osp.join(runner.work_dir, self.filename), torch.stack(self.history).numpy())
+        """Write the history to ``alphas.npy``, whole or not at all."""
+        buffer = io.BytesIO()
+        np.save(buffer, torch.stack(self.history).numpy())
+        write_atomically(osp.join(runner.work_dir, self.filename), buffer.getvalue())
 
     @master_only
     def plot(self, runner) -> None:

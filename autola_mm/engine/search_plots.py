@@ -3,6 +3,7 @@
 Both are drawn with matplotlib's object API (no pyplot, no global backend),
 so they work on headless machines and inside a training process.
 """
+import io
 import math
 from typing import Tuple
 
@@ -12,6 +13,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from ..models.attention import PRIMITIVES, Genotype
 from ..models.attention.search_space import edge_names, num_dag_nodes
+from ..utils import write_atomically
 
 BOX_HALF_WIDTH = 0.55
 BOX_HALF_HEIGHT = 0.25
@@ -56,7 +58,7 @@ def plot_alpha_history(history: np.ndarray, path: str) -> None:
         row[0].set_ylabel('softmax(alpha)')
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc='outside lower center',
                ncol=5, fontsize=8)
-    fig.savefig(path, dpi=100)
+    save_png(fig, path)
 
 
 def plot_genotype(genotype: Genotype, path: str) -> None:
@@ -100,7 +102,15 @@ def plot_genotype(genotype: Genotype, path: str) -> None:
            0.0)
     ax.text(1.2, 3.0, str(genotype).replace(' | ', '\n'), fontsize=7, va='top',
             family='monospace')
-    fig.savefig(path, dpi=100)
+    save_png(fig, path)
+
+
+def save_png(fig: Figure, path: str) -> None:
+    """Write ``fig`` as a PNG to ``path`` whole or not at all (the picture of the
+    epoch before survives an interrupted write)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=100)
+    write_atomically(path, buffer.getvalue())
 
 
 def _box(ax, xy: Tuple[float, float], text: str, color: str) -> None:

@@ -10,6 +10,7 @@ directions.
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
 from search_testkit import labelled_batch, tiny_search_model
 from torch.func import functional_call
 
@@ -117,9 +118,13 @@ def test_the_virtual_step_needs_plain_sgd():
     weights = [torch.nn.Parameter(torch.zeros(2))]
     with pytest.raises(ValueError, match='SGD weights optimizer; got Adam'):
         VirtualStep.of_sgd(torch.optim.Adam(weights), weights)
-    with pytest.raises(ValueError, match='nesterov'):
-        VirtualStep.of_sgd(torch.optim.SGD(weights, lr=0.1, momentum=0.9, nesterov=True),
-                           weights)
+    for option in (dict(nesterov=True), dict(dampening=0.5), dict(maximize=True)):
+        name, value = next(iter(option.items()))
+        with pytest.raises(ValueError, match=rf'follows plain SGD momentum \(nesterov=False, '
+                           rf'dampening=0, maximize=False\); the weights optimizer has '
+                           rf'{name}={value}$'):
+            VirtualStep.of_sgd(torch.optim.SGD(weights, lr=0.1, momentum=0.9, **option), weights)
+    VirtualStep.of_sgd(torch.optim.SGD(weights, lr=0.1, momentum=0.9, dampening=0.0), weights)
 
 
 def test_an_unrolled_train_step_moves_alpha_and_weights():
@@ -142,3 +147,37 @@ def test_an_unrolled_train_step_moves_alpha_and_weights():
     moved = (model.alpha - alpha).abs()
     assert moved.max() <= 3e-3 * 1.001
     assert (moved > 1e-3).float().mean() > 0.9
+
+
+class LossScalingOptimWrapper(OptimWrapper):
+    """Scales every loss by 2**10 and the gradients back in ``step``, as the loss
+    scaler of an ``AmpOptimWrapper`` does (which needs a GPU)."""
+
+    scale = 1024.0
+
+    def backward(self, loss, **kwargs):
+        super().backward(loss * self.scale, **kwargs)
+
+    def step(self, **kwargs):
+        for group in self.optimizer.param_groups:
+            for param in group['params']:
+                if param.grad is not None:
+                    param.grad.div_(self.scale)
+        super().step(**kwargs)
+
+
+def test_the_unrolled_gradient_goes_through_a_loss_scaling_wrapper():
+    # Set on alpha.grad directly, the gradient would be divided by the scale it was
+    # never multiplied by: alpha would move 1024 times less.
+    alphas = []
+    for wrapper_type in (OptimWrapper, LossScalingOptimWrapper):
+        torch.manual_seed(1)
+        model = tiny_search_model(unrolled=True).train()
+        optim_wrapper = SearchOptimWrapperConstructor(dict(
+            architecture=dict(type=wrapper_type, optimizer=dict(type='SGD', lr=1.0)),
+            weights=dict(optimizer=dict(type='SGD', lr=0.025, momentum=0.9))))(model)
+        torch.manual_seed(2)
+        model.train_step(dict(train=labelled_batch(4, 3), val=labelled_batch(4, 3)),
+                         optim_wrapper)
+        alphas.append(model.alpha.detach().clone())
+    assert torch.equal(*alphas)

@@ -39,3 +39,39 @@ def test_the_backend_writes_bytes_and_text_atomically(tmp_path):
     backend.put_text('epoch_1.pth', tmp_path / 'last_checkpoint')
     assert (tmp_path / 'a.pth').read_bytes() == b'\x00\x01'
     assert backend.get_text(tmp_path / 'last_checkpoint') == 'epoch_1.pth'
+
+
+def test_the_search_files_keep_their_last_whole_version(tmp_path, monkeypatch):
+    # genotype.json, alphas.npy and the search's pictures are rewritten every
+    # epoch: an interrupted rewrite must leave the previous epoch's file.
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from autola_mm.engine import AlphaHistoryHook
+    from autola_mm.engine.search_plots import plot_genotype
+    from autola_mm.models.attention import Genotype
+
+    genotype = Genotype.build()
+    hook = AlphaHistoryHook()
+    hook.history = [torch.zeros(10, 9)]
+    runner = SimpleNamespace(work_dir=str(tmp_path))
+    writes = [lambda: genotype.to_json(tmp_path / 'genotype.json'), lambda: hook.save(runner),
+              lambda: plot_genotype(genotype, str(tmp_path / 'genotype.png'))]
+    for write in writes:
+        write()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ['alphas.npy', 'genotype.json', 'genotype.png']
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    hook.history.append(torch.ones(10, 9))
+    for write in writes:
+        with pytest.raises(OSError, match='No space left'):
+            write()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert Genotype.from_json(tmp_path / 'genotype.json') == genotype
+    assert np.load(tmp_path / 'alphas.npy').shape == (1, 10, 9)

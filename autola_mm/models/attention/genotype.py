@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
+from ...utils.atomic_checkpoint_hook import write_atomically
 from .search_space import PRIMITIVES, num_dag_edges
 
 Edge = Tuple[str, int]
@@ -169,7 +170,9 @@ class Genotype:
         """Write the genotype and its search space to a JSON file.
 
         Args:
-            path (str | os.PathLike): Destination; parent folders are made.
+            path (str | os.PathLike): Destination; parent folders are made. It
+                holds its old content or the whole new one, whatever interrupts
+                the write.
             meta (dict, optional): JSON-serialisable extras (e.g. the final
                 ``alpha``, the epoch), stored under ``"meta"`` and not read back.
         """
@@ -180,9 +183,7 @@ class Genotype:
             'nodes': [[[op, slot] for op, slot in node] for node in self._nodes],
             'meta': meta or {},
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=2) + '\n')
+        write_atomically(str(path), (json.dumps(content, indent=2) + '\n').encode())
 
     @property
     def nodes(self) -> Nodes:

@@ -240,11 +240,15 @@ class HOGASearchClassifier(BaseModel):
             if self.unrolled:
                 train_labels = _labels(train['data_samples'])
                 weights = self.parameter_groups()['weights']
-                self.alpha.grad = unrolled_architecture_grad(
+                grad = unrolled_architecture_grad(
                     self.alpha, weights,
                     lambda: F.cross_entropy(self.logits(train['inputs']), train_labels),
                     val_loss, VirtualStep.of_sgd(optim_wrapper['weights'].optimizer, weights),
                     self.hessian_radius)
+                # The gradient enters as that of <alpha, grad>, through the wrapper:
+                # one that scales losses (AmpOptimWrapper) scales it too, and its
+                # step unscales it.
+                wrapper.backward((self.alpha * grad).sum(), inputs=[self.alpha])
             else:
                 # The weights enter without requiring grad, so the backward
                 # computes no weight gradients (it would discard them).

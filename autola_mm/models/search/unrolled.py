@@ -21,6 +21,10 @@ import torch
 from torch import Tensor, nn
 
 LossFn = Callable[[], Tensor]
+#: The SGD options whose step :class:`VirtualStep` takes: any other value of
+#: them changes the step (Nesterov's look-ahead, a damped gradient in the
+#: momentum buffer, an ascent) and is refused.
+PLAIN_SGD = {'nesterov': False, 'dampening': 0, 'maximize': False}
 
 
 @dataclass
@@ -47,7 +51,7 @@ class VirtualStep:
 
         Args:
             optimizer (torch.optim.Optimizer): The weights optimizer; must be
-                :class:`torch.optim.SGD` (without Nesterov momentum).
+                :class:`torch.optim.SGD` with the options of :data:`PLAIN_SGD`.
             weights (Sequence[nn.Parameter]): Parameters it updates.
 
         Returns:
@@ -58,9 +62,12 @@ class VirtualStep:
                              f'SGD weights optimizer; got {type(optimizer).__name__}')
         group_of = {}
         for group in optimizer.param_groups:
-            if group.get('nesterov', False):
-                raise ValueError('the unrolled architecture gradient follows plain SGD '
-                                 'momentum; the weights optimizer has nesterov=True')
+            for option, plain in PLAIN_SGD.items():
+                if group.get(option, plain) != plain:
+                    raise ValueError(
+                        f'the unrolled architecture gradient follows plain SGD momentum '
+                        f'({", ".join(f"{k}={v!r}" for k, v in PLAIN_SGD.items())}); the '
+                        f'weights optimizer has {option}={group[option]!r}')
             group_of.update({id(p): group for p in group['params']})
         missing = [i for i, w in enumerate(weights) if id(w) not in group_of]
         if missing:
