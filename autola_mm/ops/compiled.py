@@ -73,7 +73,7 @@ def channel_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tens
                       parameters: Sequence[Tensor] = ()) -> Tensor:
     """SE's pattern: see :func:`autola_mm.ops.reference.channel_attention`."""
     if _composed(x, parameters):
-        return sigmoid_gate(x, channel_logits(*channel_stats(x)))
+        return sigmoid_gate(*_autocast_common(x, channel_logits(*channel_stats(x))))
     return _ChannelAttention.apply(x, channel_logits, *parameters)
 
 
@@ -109,8 +109,9 @@ def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor]
                    parameters: Sequence[Tensor] = ()) -> Tensor:
     """CBAM's pattern: see :func:`autola_mm.ops.reference.cbam_attention`."""
     if _composed(x, parameters):
-        channel = channel_logits(*channel_stats(x))
-        return channel_spatial_gate(x, channel, spatial_logits(gated_spatial_stats(x, channel)))
+        x, channel = _autocast_common(x, channel_logits(*channel_stats(x)))
+        spatial = spatial_logits(gated_spatial_stats(x, channel))
+        return channel_spatial_gate(*_autocast_common(x, channel, spatial))
     return _CBAMAttention.apply(x, channel_logits, spatial_logits, *parameters)
 
 
@@ -173,7 +174,11 @@ def _check_parameters(pattern: str, outputs: Tensor, leaves: Sequence[Tensor],
 
 
 def _autocast_common(*tensors: Tensor) -> Tuple[Tensor, ...]:
-    """Under autocast, ``tensors`` in their widest dtype (the operators' autocast policy)."""
+    """Under autocast, ``tensors`` in their widest dtype (the operators' autocast policy).
+
+    float64 included, which autocast's own promotion leaves alone: logits a
+    network returns in float64 gate a float32 map in float64, as in the reference.
+    """
     if not torch.is_autocast_enabled(tensors[0].device.type):
         return tensors
     dtype = reduce(torch.promote_types, (t.dtype for t in tensors))
@@ -255,8 +260,8 @@ class _CBAMAttention(torch.autograd.Function):
         with torch.set_grad_enabled(any(ctx.needs_input_grad)):
             ctx.stats = _leaves(avg, channel_max)
             ctx.channel = channel_logits(*ctx.stats)
-            channel = ctx.channel.detach()
-            pooled = gated_spatial_stats(x, channel)
+            pool_x, channel = _autocast_common(x, ctx.channel.detach())
+            pooled = gated_spatial_stats(pool_x, channel)
             ctx.pooled = _leaves(pooled)
             ctx.spatial = spatial_logits(*ctx.pooled)
         _check_parameters('cbam_attention', ctx.channel, ctx.stats, parameters)

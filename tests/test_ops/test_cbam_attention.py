@@ -272,32 +272,49 @@ def test_cpu_autocast_promotes_bfloat16_logits(ops, cpu_float32):
 
 
 
-class WideSpatialCBAM(TinyCBAM):
-    """:class:`TinyCBAM` whose spatial logits are float64 whatever the pool's dtype."""
+class WideLogitsCBAM(TinyCBAM):
+    """:class:`TinyCBAM` whose channel or spatial logits are float64 whatever the map's dtype."""
+
+    def __init__(self, ops, channels, wide):
+        super().__init__(ops, channels)
+        self.wide = wide
+
+    def channel_logits(self, avg, max_):
+        logits = super().channel_logits(avg, max_)
+        return logits.double() if self.wide == 'channel' else logits
 
     def spatial_logits(self, pooled):
+        if self.wide == 'channel':  # the pool is float64: autocast's conv takes no float64
+            return super().spatial_logits(pooled.float())
         return super().spatial_logits(pooled).double()
 
 
-def test_autocast_spatial_logits_wider_than_the_pool_give_the_pools_gradient(ops, device):
-    # Under autocast the gates take the logits' float64, and the pool's maximum
-    # (rounded to float32) must still pass its gradient to the position that holds
-    # it, as autograd through the reference does.
+@pytest.mark.parametrize('grad', [True, False], ids=['grad', 'no-grad'])
+@pytest.mark.parametrize('wide', ['channel', 'spatial'])
+def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, wide, grad):
+    # Under autocast the pools and gates take the widest dtype of their inputs, float64
+    # included (which autocast's own promotion leaves alone), as the reference does;
+    # with spatial logits wider than the pool, its maximum (rounded to float32) must
+    # still pass its gradient to the position that holds it.
     torch.manual_seed(0)
-    module, twin = WideSpatialCBAM(ops, 4).to(device), WideSpatialCBAM(ops, 4).to(device)
+    module = WideLogitsCBAM(ops, 4, wide).to(device)
+    twin = WideLogitsCBAM(ops, 4, wide).to(device)
     twin.load_state_dict(module.state_dict())
     x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
-    grad = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
-                       dtype=torch.float64).to(device)
+    grad_out = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
+                           dtype=torch.float64).to(device)
     results = []
     for forward, mod in ((module.forward, module), (twin.reference_forward, twin)):
-        inp = x.clone().requires_grad_()
+        inp = x.clone().requires_grad_(grad)
         with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
-            out = forward(inp)
+            with torch.set_grad_enabled(grad):
+                out = forward(inp)
         assert out.dtype == torch.float64
-        out.backward(grad)
-        assert torch.isfinite(inp.grad).all()
-        results.append([out, inp.grad] + [p.grad for p in mod.parameters()])
+        results.append([out])
+        if grad:
+            out.backward(grad_out)
+            assert torch.isfinite(inp.grad).all()
+            results[-1] += [inp.grad] + [p.grad for p in mod.parameters()]
     for ours, theirs in zip(*results):
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=6e-2)
 

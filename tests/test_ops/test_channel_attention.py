@@ -189,6 +189,37 @@ def test_cpu_autocast_promotes_bfloat16_logits(ops):
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
 
 
+class WideLogitsSE(TinySE):
+    """:class:`TinySE` whose logits are float64 whatever the map's dtype."""
+
+    def channel_logits(self, avg, max_):
+        return super().channel_logits(avg, max_).double()
+
+
+@pytest.mark.parametrize('grad', [True, False], ids=['grad', 'no-grad'])
+def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, grad):
+    # float64 logits, which autocast's own promotion leaves alone, gate a float32
+    # map in float64 under autocast, with and without a gradient, as in the reference.
+    module = WideLogitsSE(ops, 4, with_max=True).to(device)
+    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
+    grad_out = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
+                           dtype=torch.float64).to(device)
+    results = []
+    for forward in (module.forward, module.reference_forward):
+        module.zero_grad(set_to_none=True)
+        inp = x.clone().requires_grad_(grad)
+        with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
+            with torch.set_grad_enabled(grad):
+                out = forward(inp)
+        assert out.dtype == torch.float64
+        results.append([out])
+        if grad:
+            out.backward(grad_out)
+            results[-1] += [inp.grad] + [p.grad for p in module.parameters()]
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
+
+
 def test_a_parameter_missing_from_parameters_is_refused(needs_compiled):
     from autola_mm.ops import compiled
     module = TinySE(compiled, 4)
