@@ -19,12 +19,11 @@ layers (a ReLU MLP; CBAM's convolution and batch norm) are one operator each,
 :func:`channel_mlp_attention` and :func:`cbam_mlp_attention`, whose autograd
 formulas run the same passes in C++.
 """
-from functools import reduce
+from functools import reduce, wraps
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from . import reference
 from .extension import compiled_ops_available
@@ -210,6 +209,30 @@ def _sum_grads(first: list, second: list) -> list:
     return [a if b is None else b if a is None else a + b for a, b in zip(first, second)]
 
 
+def _first_order(pattern: str):
+    """A backward that computes without a graph and refuses, naming ``pattern``, to
+    build one (``create_graph=True``, for a double backward). torch's
+    ``once_differentiable`` hands back an error node that the inputs do not reach, so
+    a second ``torch.autograd.grad`` reports them unused (``allow_unused=True``: a
+    silent None)."""
+
+    def decorate(backward):
+
+        @wraps(backward)
+        def first_order_backward(ctx, *grads):
+            if torch.is_grad_enabled() and any(g is not None and g.requires_grad for g in grads):
+                raise RuntimeError(
+                    f'{pattern}: the compiled backward is not differentiable (create_graph='
+                    f'True); run higher-order gradients on the reference path '
+                    f'(AUTOLA_OPS=reference)')
+            with torch.no_grad():
+                return backward(ctx, *grads)
+
+        return first_order_backward
+
+    return decorate
+
+
 class _ChannelAttention(torch.autograd.Function):
     """``sigmoid_gate(x, channel_logits(*channel_stats(x)))`` with a two-pass backward.
 
@@ -231,7 +254,7 @@ class _ChannelAttention(torch.autograd.Function):
         return sigmoid_gate(x, logits)
 
     @staticmethod
-    @once_differentiable
+    @_first_order('channel_attention')
     def backward(ctx, grad):
         x, logits, channel_max = ctx.saved_tensors
         grad_logits, ties = _ops.channel_attention_backward_logits(grad, x, logits, channel_max)
@@ -278,7 +301,7 @@ class _CBAMAttention(torch.autograd.Function):
         return channel_spatial_gate(x, channel, spatial)
 
     @staticmethod
-    @once_differentiable
+    @_first_order('cbam_attention')
     def backward(ctx, grad):
         x, channel, spatial, pooled, channel_max = ctx.saved_tensors
         grad_channel, grad_spatial = _ops.cbam_backward_gate_logits(grad, x, channel, spatial)

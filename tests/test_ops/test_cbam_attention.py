@@ -319,6 +319,18 @@ def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, wid
         torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=6e-2)
 
 
+def test_a_double_backward_is_refused_by_name(needs_compiled):
+    # The two-pass backward builds no graph: create_graph=True is refused where it is
+    # asked, rather than leaving a gradient that a second backward finds unconnected.
+    from autola_mm.ops import compiled
+    module = TinyCBAM(compiled, 4)
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r'^cbam_attention: the compiled backward is not '
+                       r'differentiable \(create_graph=True\); run higher-order gradients on '
+                       r'the reference path \(AUTOLA_OPS=reference\)$'):
+        torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)
+
+
 def test_a_parameter_missing_from_parameters_is_refused(needs_compiled):
     from autola_mm.ops import compiled
     module = TinyCBAM(compiled, 4)
