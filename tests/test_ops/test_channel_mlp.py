@@ -1,6 +1,7 @@
 """channel_mlp: the channel MLP of SE and CBAM on one or two descriptors, on both paths."""
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from autola_mm.models.attention.channel_mlp import ChannelMLP
@@ -84,6 +85,24 @@ def test_hand_computed_values(ops, device):
     torch.testing.assert_close(max_.grad.flatten(), torch.tensor([1., -1.], device=device))
     torch.testing.assert_close(weight2.grad, torch.tensor([[3., 2.], [0., 0.]], device=device))
     torch.testing.assert_close(weight1.grad, torch.tensor([[3., 0.], [3., 1.]], device=device))
+
+
+def test_nan_passes_the_relu_as_in_torch(ops, device):
+    # torch.relu keeps a NaN and threshold_backward passes its gradient: image 0's
+    # second hidden unit is NaN, image 1's is off.
+    avg = torch.tensor([1., float('nan'), 1., -1.], device=device).view(2, 2, 1, 1)
+    weight1 = torch.eye(2, device=device)
+    weight2 = torch.ones(2, 2, device=device)
+    grad = torch.ones(2, 2, 1, 1, device=device)
+    results = []
+    for mlp in (lambda *args: ops.channel_mlp(args[0], None, args[1], None, args[2], None),
+                lambda a, w1, w2: F.linear(torch.relu(F.linear(a.flatten(1), w1)), w2)):
+        inputs = [t.clone().requires_grad_() for t in (avg, weight1, weight2)]
+        logits = mlp(*inputs)
+        results.append([logits.flatten(), *grads_of(logits, inputs, grad.view_as(logits))])
+    for ours, torchs in zip(*results):
+        torch.testing.assert_close(ours, torchs, equal_nan=True)
+    assert results[0][1][0].flatten().tolist() == [2., 2.]  # through the NaN unit too
 
 
 def test_backward_is_deterministic(ops, case):

@@ -50,9 +50,10 @@ void hidden_layer(const MlpWeights<scalar_t>& mlp, const scalar_t* p, acc_t* pre
   }
 }
 
+// max(value, 0), NaN kept as torch.relu keeps it.
 template <typename acc_t>
 acc_t relu(acc_t value) {
-  return value > 0 ? value : acc_t(0);
+  return value <= 0 ? acc_t(0) : value;
 }
 
 // logits[n] = sum over the descriptors d of fc2(relu(fc1(d[n]))).
@@ -166,7 +167,8 @@ void channel_mlp_backward_images(const MlpWeights<scalar_t>& mlp, const scalar_t
         acc_t* grad_pre_row = grad_pre.data() + (d * images + n) * hidden;
         for (int64_t j = 0; j < hidden; ++j) {
           sum[j] += relu(pre[j]);
-          grad_pre_row[j] = pre[j] > 0 ? grad_hidden[j] : acc_t(0);
+          // As threshold_backward: stopped where pre <= 0, passed elsewhere (NaN too).
+          grad_pre_row[j] = pre[j] <= 0 ? acc_t(0) : grad_hidden[j];
         }
         weighted_rows(
             hidden, [&](int64_t j) { return grad_pre_row[j]; },
