@@ -6,8 +6,10 @@ architecture. Every iteration hands the model one batch of each half,
 ``dict(train=..., val=...)``, for :meth:`HOGASearchClassifier.train_step`.
 """
 import copy
+import random
 from typing import Dict, List, Sequence
 
+import numpy as np
 import torch
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop
@@ -40,6 +42,20 @@ def split_indices(num_samples: int, train_portion: float, seed: int) -> List[Lis
     return [order[:cut], order[cut:]]
 
 
+def seed_worker_from_torch(worker_id: int) -> None:
+    """Seed ``random`` and NumPy in a data-loading worker from the seed torch gave it.
+
+    torch seeds worker ``worker_id`` with ``base + worker_id``, ``base`` drawn
+    from the main process's generator as each epoch's iterator starts. After
+    :func:`set_random_seed` with ``seed + epoch``, a worker's augmentations
+    depend on the epoch alone (mmengine's own worker seed, ``seed + worker``,
+    is the same every epoch).
+    """
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
 def _subset(dataset: Dataset, indices: Sequence[int]) -> Dataset:
     """The samples ``indices`` of ``dataset``, keeping mmengine's metainfo."""
     if hasattr(dataset, 'get_subset'):
@@ -53,8 +69,11 @@ class AutoLASearchLoop(EpochBasedTrainLoop):
 
     An epoch pairs the batches of the two halves until one is exhausted.
     Every epoch starts by seeding the random generators with ``seed + epoch``
-    (the runner's seed), so a search resumed from a checkpoint draws the same
-    augmentations as one that was never stopped.
+    (the runner's seed) and starts its data-loading workers anew, seeded from
+    them (:func:`seed_worker_from_torch`), so a search resumed from a
+    checkpoint draws the same augmentations as one that was never stopped:
+    the dataloader config may not ask for persistent workers or a
+    ``worker_init_fn`` of its own.
 
     Args:
         runner (Runner): The runner.
@@ -96,6 +115,16 @@ class AutoLASearchLoop(EpochBasedTrainLoop):
     def _build_split_loaders(runner, dataloader: Dict, train_portion: float,
                              split_seed: int) -> List[DataLoader]:
         cfg = copy.deepcopy(dataloader)
+        if cfg.get('persistent_workers') and cfg.get('num_workers', 0) > 0:
+            raise ValueError('AutoLASearchLoop starts its data-loading workers anew every epoch, '
+                             'seeded from the epoch, so that a resumed search draws the '
+                             'augmentations of one never stopped: set persistent_workers=False '
+                             'in train_dataloader')
+        if 'worker_init_fn' in cfg:
+            raise ValueError('AutoLASearchLoop seeds its data-loading workers itself '
+                             '(seed_worker_from_torch): remove worker_init_fn from '
+                             'train_dataloader')
+        cfg['worker_init_fn'] = dict(type=seed_worker_from_torch)
         dataset = cfg.pop('dataset')
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)

@@ -9,10 +9,12 @@ search_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# Not persistent: the search loop starts the workers anew every epoch, seeded
+# from the epoch, so that a resumed search draws the same augmentations.
 train_dataloader = dict(
     batch_size=128,
     num_workers=2,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  pipeline=search_pipeline))
