@@ -15,6 +15,7 @@ from ...ops import ops_for
 from .channel_mlp import ChannelMLP, reduced_channels
 from .input_check import check_feature_map
 from .layer_configs import DEFAULT_ACT_CFG, ConfigType
+from .module_hooks import has_hooks
 from .weight_init import init_attention_weights
 
 
@@ -96,7 +97,8 @@ class SE(nn.Module):
         A zero-width MLP (``floor(C * rd_ratio) = 0``, e.g. HOGA's group SE
         at C = 16) has empty weights and no biases: its logits are 0 for every
         input, the gate ``sigmoid(0)`` is exactly 1/2, and :class:`_HalfGate`
-        gives the same numbers without pooling ``x`` or running the MLP.
+        gives the same numbers without pooling ``x`` or running the MLP (unless
+        the MLP or its layers have hooks, which then run).
 
         Args:
             x (Tensor): Shape (N, C, H, W).
@@ -105,7 +107,8 @@ class SE(nn.Module):
             Tensor: ``x * sigmoid(logits)``, shape (N, C, H, W).
         """
         check_feature_map(x, self.in_channels)
-        if self.mlp.fc1.out_features == 0:
+        if self.mlp.fc1.out_features == 0 and not has_hooks(
+                self.mlp, self.mlp.fc1, self.mlp.act, self.mlp.fc2):
             return _HalfGate.apply(x, *self.parameters())
         ops = ops_for(x)
         if self.mlp.is_core_mlp():

@@ -61,6 +61,17 @@ def test_se_zero_width_is_a_half_gate():
         assert torch.equal(general, out)
 
 
+def test_se_zero_width_runs_its_mlp_where_hooks_are_on_it():
+    # The half gate skips the MLP; a hook on the MLP or a layer of it still runs, with
+    # the same numbers (the logits are 0 either way).
+    se = SE(4, rd_ratio=1 / 8)
+    x = torch.randn(2, 4, 3, 3)
+    seen = []
+    se.mlp.fc1.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    torch.testing.assert_close(se(x), 0.5 * x)
+    assert seen == [(2, 0)]
+
+
 @pytest.mark.parametrize('channels', [4, 64])
 def test_se_rejects_a_map_of_other_channels(channels):
     se = SE(channels, rd_ratio=1 / 8)
