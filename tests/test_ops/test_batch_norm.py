@@ -223,6 +223,19 @@ def test_low_precision_map_with_float32_parameters_matches_torch(compiled_device
         torch.testing.assert_close(ours, torchs, rtol=2e-2, atol=2e-2)
 
 
+def test_evaluation_gradient_of_x_does_not_read_x(ops, device):
+    # With the running statistics x does not enter x's gradient (weight * invstd *
+    # grad): an infinite x where the gradient is 0 leaves it 0, as in torch.
+    x = torch.tensor([1., float('inf'), -float('inf'), 2.], device=device).view(1, 1, 2, 2)
+    grad = torch.tensor([1., 0., 0., 1.], device=device).view(1, 1, 2, 2)
+    weight, bias = torch.tensor([2.], device=device), torch.tensor([0.5], device=device)
+    stats = (torch.tensor([0.5], device=device), torch.tensor([4.], device=device))
+    inp = x.clone().requires_grad_()
+    out = ops.batch_norm(inp, weight, bias, *stats, False, MOMENTUM, EPS)
+    grad_x, = torch.autograd.grad(out, inp, grad)
+    torch.testing.assert_close(grad_x, grad * 2 / (4 + EPS)**.5)
+
+
 def test_strided_vectors_are_read_and_updated_in_place(ops, device):
     x = 1 + 3 * torch.randn(2, 3, 4, 4, device=device)
     weight, bias = torch.randn(6, device=device)[::2], torch.randn(6, device=device)[::2]

@@ -160,18 +160,27 @@ void backward_channels(const scalar_t* grad, const scalar_t* x, const scalar_t* 
       const acc_t scale = weight == nullptr ? invstd : weight[c] * invstd;
       const acc_t count = static_cast<acc_t>(d.count());
       const scalar_t k = static_cast<scalar_t>(scale);
-      const scalar_t grad_mean = training ? static_cast<scalar_t>(sum_grad / count) : 0;
+      const scalar_t grad_mean = static_cast<scalar_t>(sum_grad / count);
       const scalar_t centred_share =
-          training ? static_cast<scalar_t>(sum_grad_centred / count * invstd * invstd) : 0;
+          static_cast<scalar_t>(sum_grad_centred / count * invstd * invstd);
       for (int64_t n = 0; n < d.images; ++n) {
         const scalar_t* g = grad + d.row(n, c);
         const scalar_t* o = kRelu ? relu_out + d.row(n, c) : nullptr;
         const scalar_t* row = x + d.row(n, c);
         scalar_t* out = grad_x + d.row(n, c);
+        if (training) {
 #pragma omp simd
-        for (int64_t j = 0; j < d.positions; ++j) {
-          out[j] =
-              k * (passed_gradient<kRelu>(g, o, j) - grad_mean - (row[j] - mean) * centred_share);
+          for (int64_t j = 0; j < d.positions; ++j) {
+            out[j] = k * (passed_gradient<kRelu>(g, o, j) - grad_mean -
+                          (row[j] - mean) * centred_share);
+          }
+        } else {
+          // The running statistics are constants: x does not enter (an infinite
+          // x would make (x - mean) * 0 a NaN).
+#pragma omp simd
+          for (int64_t j = 0; j < d.positions; ++j) {
+            out[j] = k * passed_gradient<kRelu>(g, o, j);
+          }
         }
       }
     }
