@@ -457,3 +457,44 @@ def assert_rejected(call, message: str) -> None:
         assert error.__cause__ is None and error.__context__ is None
     else:
         raise AssertionError(f'no ValueError; expected {message!r}')
+
+
+def assert_wide_logits_match_reference(device: str, build, grad: bool, atol: float) -> None:
+    """SE's or CBAM's pattern with float64 logits under the device's autocast, as the reference.
+
+    ``build()`` makes the module (a logit network returning float64, with a
+    ``reference_forward``); its ``forward`` and a twin's ``reference_forward``
+    run on a float32 (2, 4, 5, 5) map under autocast (bfloat16 on the CPU,
+    float16 elsewhere), both giving float64; with ``grad``, the map's gradient
+    is finite and every gradient matches too.
+    """
+    torch.manual_seed(0)
+    module, twin = build().to(device), build().to(device)
+    twin.load_state_dict(module.state_dict())
+    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
+    grad_out = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
+                           dtype=torch.float64).to(device)
+    results = []
+    for forward, mod in ((module.forward, module), (twin.reference_forward, twin)):
+        inp = x.clone().requires_grad_(grad)
+        with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
+            with torch.set_grad_enabled(grad):
+                out = forward(inp)
+        assert out.dtype == torch.float64
+        results.append([out])
+        if grad:
+            out.backward(grad_out)
+            assert torch.isfinite(inp.grad).all()
+            results[-1] += [inp.grad] + [p.grad for p in mod.parameters()]
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=atol)
+
+
+def assert_double_backward_refused(module: torch.nn.Module, pattern: str) -> None:
+    """``create_graph=True`` through ``module`` (on the compiled Python Function of
+    ``pattern``) is refused by name where it is asked."""
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf'^{pattern}: the compiled backward is not '
+                       r'differentiable \(create_graph=True\); run higher-order gradients on '
+                       r'the reference path \(AUTOLA_OPS=reference\)$'):
+        torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)

@@ -6,7 +6,8 @@ from torch import nn
 
 from autola_mm.ops import reference
 from ops_numpy_reference import (LAYOUTS, LONG_ROWS, LOW_PRECISION, assert_bitwise_or_close,
-                                 assert_layout_invariant, assert_rejected)
+                                 assert_double_backward_refused, assert_layout_invariant,
+                                 assert_rejected, assert_wide_logits_match_reference)
 
 # (3, 600, 10, 20) spans several position tiles of the compiled CPU kernels, LONG_ROWS
 # several chunks of their row sums.
@@ -296,39 +297,12 @@ def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, wid
     # included (which autocast's own promotion leaves alone), as the reference does;
     # with spatial logits wider than the pool, its maximum (rounded to float32) must
     # still pass its gradient to the position that holds it.
-    torch.manual_seed(0)
-    module = WideLogitsCBAM(ops, 4, wide).to(device)
-    twin = WideLogitsCBAM(ops, 4, wide).to(device)
-    twin.load_state_dict(module.state_dict())
-    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
-    grad_out = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
-                           dtype=torch.float64).to(device)
-    results = []
-    for forward, mod in ((module.forward, module), (twin.reference_forward, twin)):
-        inp = x.clone().requires_grad_(grad)
-        with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
-            with torch.set_grad_enabled(grad):
-                out = forward(inp)
-        assert out.dtype == torch.float64
-        results.append([out])
-        if grad:
-            out.backward(grad_out)
-            assert torch.isfinite(inp.grad).all()
-            results[-1] += [inp.grad] + [p.grad for p in mod.parameters()]
-    for ours, theirs in zip(*results):
-        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=6e-2)
+    assert_wide_logits_match_reference(device, lambda: WideLogitsCBAM(ops, 4, wide), grad, atol=6e-2)
 
 
 def test_a_double_backward_is_refused_by_name(needs_compiled):
-    # The two-pass backward builds no graph: create_graph=True is refused where it is
-    # asked, rather than leaving a gradient that a second backward finds unconnected.
     from autola_mm.ops import compiled
-    module = TinyCBAM(compiled, 4)
-    x = torch.randn(2, 4, 5, 5, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r'^cbam_attention: the compiled backward is not '
-                       r'differentiable \(create_graph=True\); run higher-order gradients on '
-                       r'the reference path \(AUTOLA_OPS=reference\)$'):
-        torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)
+    assert_double_backward_refused(TinyCBAM(compiled, 4), 'cbam_attention')
 
 
 def test_a_parameter_missing_from_parameters_is_refused(needs_compiled):

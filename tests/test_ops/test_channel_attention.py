@@ -6,7 +6,8 @@ from torch import nn
 
 from autola_mm.ops import reference
 from ops_numpy_reference import (LAYOUTS, LONG_ROWS, assert_bitwise_or_close,
-                                 assert_layout_invariant, assert_rejected)
+                                 assert_double_backward_refused, assert_layout_invariant,
+                                 assert_rejected, assert_wide_logits_match_reference)
 
 SHAPES = [(2, 5, 6, 7), (2, 3, 1, 1), (2, 4, 7, 7), (1, 3, 1, 257), (2, 64, 23, 23), LONG_ROWS]
 
@@ -200,36 +201,12 @@ class WideLogitsSE(TinySE):
 def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, grad):
     # float64 logits, which autocast's own promotion leaves alone, gate a float32
     # map in float64 under autocast, with and without a gradient, as in the reference.
-    module = WideLogitsSE(ops, 4, with_max=True).to(device)
-    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(5)).to(device)
-    grad_out = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(6),
-                           dtype=torch.float64).to(device)
-    results = []
-    for forward in (module.forward, module.reference_forward):
-        module.zero_grad(set_to_none=True)
-        inp = x.clone().requires_grad_(grad)
-        with torch.autocast(device, dtype=torch.bfloat16 if device == 'cpu' else torch.float16):
-            with torch.set_grad_enabled(grad):
-                out = forward(inp)
-        assert out.dtype == torch.float64
-        results.append([out])
-        if grad:
-            out.backward(grad_out)
-            results[-1] += [inp.grad] + [p.grad for p in module.parameters()]
-    for ours, theirs in zip(*results):
-        torch.testing.assert_close(ours, theirs, rtol=1.6e-2, atol=1.6e-2)
+    assert_wide_logits_match_reference(device, lambda: WideLogitsSE(ops, 4, with_max=True), grad, atol=1.6e-2)
 
 
 def test_a_double_backward_is_refused_by_name(needs_compiled):
-    # The two-pass backward builds no graph: create_graph=True is refused where it is
-    # asked, rather than leaving a gradient that a second backward finds unconnected.
     from autola_mm.ops import compiled
-    module = TinySE(compiled, 4)
-    x = torch.randn(2, 4, 5, 5, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r'^channel_attention: the compiled backward is not '
-                       r'differentiable \(create_graph=True\); run higher-order gradients on '
-                       r'the reference path \(AUTOLA_OPS=reference\)$'):
-        torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)
+    assert_double_backward_refused(TinySE(compiled, 4), 'channel_attention')
 
 
 def test_a_parameter_missing_from_parameters_is_refused(needs_compiled):
