@@ -201,7 +201,8 @@ class WideLogitsSE(TinySE):
 def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, grad):
     # float64 logits, which autocast's own promotion leaves alone, gate a float32
     # map in float64 under autocast, with and without a gradient, as in the reference.
-    assert_wide_logits_match_reference(device, lambda: WideLogitsSE(ops, 4, with_max=True), grad, atol=1.6e-2)
+    assert_wide_logits_match_reference(device, lambda: WideLogitsSE(ops, 4, with_max=True), grad,
+                                       atol=1.6e-2)
 
 
 def test_a_double_backward_is_refused_by_name(needs_compiled):
