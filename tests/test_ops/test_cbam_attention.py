@@ -297,7 +297,8 @@ def test_autocast_logits_wider_than_the_map_gate_in_their_dtype(ops, device, wid
     # included (which autocast's own promotion leaves alone), as the reference does;
     # with spatial logits wider than the pool, its maximum (rounded to float32) must
     # still pass its gradient to the position that holds it.
-    assert_wide_logits_match_reference(device, lambda: WideLogitsCBAM(ops, 4, wide), grad, atol=6e-2)
+    assert_wide_logits_match_reference(device, lambda: WideLogitsCBAM(ops, 4, wide), grad,
+                                       atol=6e-2)
 
 
 def test_a_double_backward_is_refused_by_name(needs_compiled):
