@@ -11,6 +11,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
+from mmengine.dist import get_rank
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner.utils import set_random_seed
@@ -42,16 +43,17 @@ def split_indices(num_samples: int, train_portion: float, seed: int) -> List[Lis
     return [order[:cut], order[cut:]]
 
 
-def seed_worker_from_torch(worker_id: int) -> None:
+def seed_worker_from_torch(worker_id: int, rank: int = 0) -> None:
     """Seed ``random`` and NumPy in a data-loading worker from the seed torch gave it.
 
     torch seeds worker ``worker_id`` with ``base + worker_id``, ``base`` drawn
     from the main process's generator as each epoch's iterator starts. After
     :func:`set_random_seed` with ``seed + epoch``, a worker's augmentations
     depend on the epoch alone (mmengine's own worker seed, ``seed + worker``,
-    is the same every epoch).
+    is the same every epoch); ``rank`` (the process's) keeps the workers of
+    different processes apart.
     """
-    seed = torch.initial_seed() % 2**32
+    seed = int(np.random.SeedSequence([torch.initial_seed() % 2**32, rank]).generate_state(1)[0])
     random.seed(seed)
     np.random.seed(seed)
 
@@ -124,7 +126,7 @@ class AutoLASearchLoop(EpochBasedTrainLoop):
             raise ValueError('AutoLASearchLoop seeds its data-loading workers itself '
                              '(seed_worker_from_torch): remove worker_init_fn from '
                              'train_dataloader')
-        cfg['worker_init_fn'] = dict(type=seed_worker_from_torch)
+        cfg['worker_init_fn'] = dict(type=seed_worker_from_torch, rank=get_rank())
         dataset = cfg.pop('dataset')
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)

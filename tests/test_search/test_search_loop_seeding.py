@@ -60,3 +60,13 @@ def test_a_resumed_epoch_draws_what_an_uninterrupted_one_drew(workers):
 def test_worker_options_that_would_break_it_are_refused(option, message):
     with pytest.raises(ValueError, match=message):
         search_loop(**option)
+
+
+def test_workers_of_different_processes_draw_apart():
+    from autola_mm.engine.search_loop import seed_worker_from_torch
+    draws = []
+    for rank in (0, 1, 0):
+        torch.manual_seed(7)  # what torch gives a worker, the same on every process
+        seed_worker_from_torch(0, rank=rank)
+        draws.append(int(np.random.randint(1 << 30)))
+    assert draws[0] == draws[2] != draws[1]
