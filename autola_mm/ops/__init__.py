@@ -16,7 +16,7 @@ from .extension import (OPS_ENV, active_ops_path, compiled_ops_available, forced
 FUNCTIONS = ('channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
              'channel_spatial_gate', 'same_conv2d', 'pointwise_conv2d', 'channel_attention',
              'cbam_attention', 'batch_norm', 'channel_mlp', 'channel_mlp_attention',
-             'cbam_mlp_attention')
+             'cbam_mlp_attention', 'sep_conv_gate')
 
 __all__ = [
     'compiled', 'reference', 'traced', 'ops_for', 'active_ops_path', 'compiled_ops_available',

@@ -144,6 +144,47 @@ def cbam_mlp_attention(x: Tensor,
                     running_mean, running_var, training, momentum, eps, num_batches_tracked)
 
 
+def sep_conv_gate(x: Tensor,
+                  depthwise1: Tensor,
+                  pointwise1: Tensor,
+                  bn_weight1: Optional[Tensor],
+                  bn_bias1: Optional[Tensor],
+                  running_mean1: Tensor,
+                  running_var1: Tensor,
+                  training1: bool,
+                  momentum1: float,
+                  eps1: float,
+                  num_batches_tracked1: Optional[Tensor],
+                  depthwise2: Tensor,
+                  pointwise2: Tensor,
+                  bn_weight2: Optional[Tensor],
+                  bn_bias2: Optional[Tensor],
+                  running_mean2: Tensor,
+                  running_var2: Tensor,
+                  training2: bool,
+                  momentum2: float,
+                  eps2: float,
+                  num_batches_tracked2: Optional[Tensor],
+                  spatial: bool = False) -> Tensor:
+    """HOGA's separable gate: see :func:`autola_mm.ops.reference.sep_conv_gate`.
+
+    One operator, whose autograd formula (C++) runs the backward operators of
+    its convolutions, batch norms and gate in reverse, one autograd node
+    without the Python frames of the gate's modules. Under autocast the
+    convolutions compute in another dtype than the batch norms and the gate:
+    the operators are composed there.
+    """
+    arguments = (depthwise1, pointwise1, bn_weight1, bn_bias1, running_mean1, running_var1,
+                 training1, momentum1, eps1, num_batches_tracked1, depthwise2, pointwise2,
+                 bn_weight2, bn_bias2, running_mean2, running_var2, training2, momentum2, eps2,
+                 num_batches_tracked2, spatial)
+    if not torch.is_autocast_enabled(x.device.type):
+        return _ops.sep_conv_gate(x, *arguments)
+    composed = reference.sep_conv_gate_composition(spatial_stats, same_conv2d, pointwise_conv2d,
+                                                   batch_norm, sigmoid_gate)
+    return composed(x, *arguments)
+
+
 def _leaves(*tensors: Tensor) -> Tuple[Tensor, ...]:
     """``tensors`` as leaves of a graph of their own (the inputs of a logit network)."""
     return tuple(t.detach().requires_grad_() for t in tensors)

@@ -344,6 +344,102 @@ def cbam_mlp_attention(x: Tensor,
                     running_mean, running_var, training, momentum, eps, num_batches_tracked)
 
 
+#: The most (input, output) channel pairs of a gate's 1 x 1 convolution that
+#: the compiled path runs on ``same_conv2d``'s direct kernel; larger ones run
+#: on ``pointwise_conv2d``. The extension's ``direct_max_channel_pairs`` is the
+#: same bound, which its ``sep_conv_gate`` operator applies.
+DIRECT_MAX_CHANNEL_PAIRS = 16
+
+
+def sep_conv_gate_composition(spatial_stats: Callable, same_conv2d: Callable,
+                              pointwise_conv2d: Callable, batch_norm: Callable,
+                              sigmoid_gate: Callable) -> Callable:
+    """:func:`sep_conv_gate` composed from a path's operators: the logits gate in x's dtype."""
+
+    def stage(t, depthwise, pointwise, bn_weight, bn_bias, running_mean, running_var, training,
+              momentum, eps, num_batches_tracked, relu):
+        t = same_conv2d(t, depthwise, 1, depthwise.shape[0])
+        if pointwise.shape[0] * pointwise.shape[1] <= DIRECT_MAX_CHANNEL_PAIRS:
+            t = same_conv2d(t, pointwise)
+        else:
+            t = pointwise_conv2d(t, pointwise)
+        return batch_norm(t, bn_weight, bn_bias, running_mean, running_var, training, momentum,
+                          eps, relu, num_batches_tracked)
+
+    def composed(x, depthwise1, pointwise1, bn_weight1, bn_bias1, running_mean1, running_var1,
+                 training1, momentum1, eps1, num_batches_tracked1, depthwise2, pointwise2,
+                 bn_weight2, bn_bias2, running_mean2, running_var2, training2, momentum2, eps2,
+                 num_batches_tracked2, spatial=False):
+        hidden = stage(spatial_stats(x) if spatial else x, depthwise1, pointwise1, bn_weight1,
+                       bn_bias1, running_mean1, running_var1, training1, momentum1, eps1,
+                       num_batches_tracked1, True)
+        logits = stage(hidden, depthwise2, pointwise2, bn_weight2, bn_bias2, running_mean2,
+                       running_var2, training2, momentum2, eps2, num_batches_tracked2, False)
+        return sigmoid_gate(x, logits.to(x.dtype))
+
+    return composed
+
+
+def sep_conv_gate(x: Tensor,
+                  depthwise1: Tensor,
+                  pointwise1: Tensor,
+                  bn_weight1: Optional[Tensor],
+                  bn_bias1: Optional[Tensor],
+                  running_mean1: Tensor,
+                  running_var1: Tensor,
+                  training1: bool,
+                  momentum1: float,
+                  eps1: float,
+                  num_batches_tracked1: Optional[Tensor],
+                  depthwise2: Tensor,
+                  pointwise2: Tensor,
+                  bn_weight2: Optional[Tensor],
+                  bn_bias2: Optional[Tensor],
+                  running_mean2: Tensor,
+                  running_var2: Tensor,
+                  training2: bool,
+                  momentum2: float,
+                  eps2: float,
+                  num_batches_tracked2: Optional[Tensor],
+                  spatial: bool = False) -> Tensor:
+    """HOGA's separable gate (``sep_conv_3x3``, ``sep_conv_3x3_spatial``).
+
+    On ``s = x``, or its channel pool :func:`spatial_stats` where ``spatial``,
+    two stacked (depthwise k x k :func:`same_conv2d`, 1 x 1 convolution,
+    :func:`batch_norm`), a ReLU between them, give the logits of
+    ``x * sigmoid(logits)``.
+
+    Args:
+        x (Tensor): Feature map of shape (N, C, H, W), C > 0 and H * W > 0.
+        depthwise1 (Tensor): The first depthwise kernel, (W, 1, k, k), k odd,
+            where W is C (or 2, the channel pool's maps, where ``spatial``).
+        pointwise1 (Tensor): The first 1 x 1 kernel, (W, W, 1, 1).
+        bn_weight1, bn_bias1, running_mean1, running_var1, training1,
+            momentum1, eps1, num_batches_tracked1: The first batch norm's
+            (W channels), as :func:`batch_norm` takes them; its ReLU follows.
+        depthwise2 (Tensor): The second depthwise kernel, (W, 1, k, k).
+        pointwise2 (Tensor): The second 1 x 1 kernel, (C, W, 1, 1), or
+            (1, 2, 1, 1) where ``spatial``.
+        bn_weight2, bn_bias2, running_mean2, running_var2, training2,
+            momentum2, eps2, num_batches_tracked2: The second batch norm's.
+        spatial (bool): Convolve the channel pool ``[max_c, mean_c]`` and gate
+            every position; else convolve ``x`` and gate every element.
+            Default: False.
+
+    Returns:
+        Tensor: ``x * sigmoid(logits)``, (N, C, H, W); the logits (N, C, H, W),
+        or (N, 1, H, W) where ``spatial``, cast to ``x``'s dtype.
+    """
+    arguments = (depthwise1, pointwise1, bn_weight1, bn_bias1, running_mean1, running_var1,
+                 training1, momentum1, eps1, num_batches_tracked1, depthwise2, pointwise2,
+                 bn_weight2, bn_bias2, running_mean2, running_var2, training2, momentum2, eps2,
+                 num_batches_tracked2, spatial)
+    _check('sep_conv_gate', x, *arguments)
+    composed = sep_conv_gate_composition(spatial_stats, same_conv2d, pointwise_conv2d, batch_norm,
+                                         sigmoid_gate)
+    return composed(x, *arguments)
+
+
 def cbam_attention(x: Tensor, channel_logits: Callable[[Tensor, Tensor], Tensor],
                    spatial_logits: Callable[[Tensor], Tensor],
                    parameters: Sequence[Tensor] = ()) -> Tensor:

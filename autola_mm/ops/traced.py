@@ -22,10 +22,12 @@ if compiled_ops_available():
     pointwise_conv2d = compiled.pointwise_conv2d
     cbam_mlp_attention = reference.cbam_mlp_composition(cbam_attention, channel_mlp, same_conv2d,
                                                         batch_norm)
+    sep_conv_gate = reference.sep_conv_gate_composition(spatial_stats, same_conv2d,
+                                                        pointwise_conv2d, batch_norm, sigmoid_gate)
 
 __all__ = [
     'channel_stats', 'spatial_stats', 'sigmoid_gate', 'gated_spatial_stats',
     'channel_spatial_gate', 'same_conv2d', 'pointwise_conv2d', 'channel_attention',
     'cbam_attention', 'batch_norm', 'channel_mlp', 'channel_mlp_attention',
-    'cbam_mlp_attention'
+    'cbam_mlp_attention', 'sep_conv_gate'
 ]

@@ -109,7 +109,7 @@ def test_both_paths_define_every_function():
                               'gated_spatial_stats', 'channel_spatial_gate', 'same_conv2d',
                               'pointwise_conv2d', 'channel_attention', 'cbam_attention',
                               'batch_norm', 'channel_mlp', 'channel_mlp_attention',
-                              'cbam_mlp_attention'}
+                              'cbam_mlp_attention', 'sep_conv_gate'}
     for name in FUNCTIONS:
         assert callable(getattr(reference, name)), name
         if compiled_ops_available():

@@ -12,6 +12,8 @@ def forward_cases(device):
         return torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
 
     x = tensor(N, C, H, W)
+    # Six channels: 36 channel pairs, whose 1 x 1 convolutions run as matrix products.
+    wide = tensor(N, 6, H, W)
     channel, spatial, full = tensor(N, C, 1, 1), tensor(N, 1, H, W), tensor(N, C, H, W)
     return [
         ('channel_stats', (x, )),
@@ -37,7 +39,21 @@ def forward_cases(device):
                                 True, 0.1, 1e-5)),
         ('cbam_mlp_attention', (x, tensor(5, C), None, tensor(C, 5), None, tensor(1, 2, 3, 3),
                                 None, None, *running_stats(device, 1), False, 0.1, 1e-5)),
+        ('sep_conv_gate', (x, *gate_stage(tensor, device, C, C, True), *gate_stage(
+            tensor, device, C, C, True), False)),
+        ('sep_conv_gate', (wide, *gate_stage(tensor, device, 6, 6, False), *gate_stage(
+            tensor, device, 6, 6, False), False)),
+        ('sep_conv_gate', (x, *gate_stage(tensor, device, 2, 2, True), *gate_stage(
+            tensor, device, 2, 1, False), True)),
     ]
+
+
+def gate_stage(tensor, device, width, out, training):
+    """One stage's arguments of ``sep_conv_gate``: its depthwise and 1 x 1 kernels
+    (``width`` -> ``out``), then its batch norm's (affine in training, not in evaluation)."""
+    bn = (tensor(out), tensor(out)) if training else (None, None)
+    return (tensor(width, 1, 3, 3), tensor(out, width, 1, 1), *bn, *running_stats(device, out),
+            training, 0.1, 1e-5, None)
 
 
 def running_stats(device, channels=C):
@@ -120,7 +136,7 @@ def check(name, args):
     torch.library.opcheck(getattr(torch.ops.autola_mm, name).default, args)
 
 
-@pytest.mark.parametrize('case', range(20))
+@pytest.mark.parametrize('case', range(23))
 def test_forward_operator(compiled_device, case):
     check(*forward_cases(compiled_device)[case])
 

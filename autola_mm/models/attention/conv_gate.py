@@ -14,16 +14,20 @@ Four HOGA operations turn a small factorized conv into gate logits:
 :class:`SepConvGate` and :class:`DilConvGate` build both variants of their
 convolution, ``spatial`` choosing the channel pool as input. No conv has a
 bias; every padding keeps H x W. The logits are cast to the dtype of ``x``
-before gating (under autocast the convs may run in bfloat16).
+before gating (under autocast the convs may run in bfloat16). A separable
+gate whose layers the attention core computes is one call of its
+``sep_conv_gate`` (on the compiled path one operator each way, its backward
+in C++); any other runs its modules in turn.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 from torch import Tensor, nn
 
 from mmcv.cnn import build_activation_layer
 
 from ...ops import ops_for
-from .batch_norm import norm_act
+from .batch_norm import AttentionBatchNorm2d, norm_act
+from .module_hooks import has_hooks
 from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
 from .same_conv import SameConv2d
 
@@ -77,6 +81,15 @@ class ConvPointwiseBN(nn.Module):
         y = self.pointwise(self.spatial(x))
         return self.bn(y) if act is None else norm_act(self.bn, act, y)
 
+    def layers(self) -> Tuple[nn.Module, nn.Module, nn.Module]:
+        """The k x k conv, the 1 x 1 conv and the norm layer."""
+        return self.spatial, self.pointwise, self.bn
+
+    def core_arguments(self) -> tuple:
+        """Its arguments of the attention core's ``sep_conv_gate``: the two
+        kernels, then the norm layer's :meth:`AttentionBatchNorm2d.core_arguments`."""
+        return (self.spatial.weight, self.pointwise.weight, *self.bn.core_arguments())
+
 
 def _gate(x: Tensor, spatial: bool, logits_of) -> Tensor:
     """``x * sigmoid(logits_of(input))``, the input being ``x`` or its channel pool."""
@@ -115,8 +128,24 @@ class SepConvGate(nn.Module):
         self.conv2 = ConvPointwiseBN(width, 1 if spatial else channels, kernel_size,
                                      norm_cfg=norm_cfg)
 
+    def is_core_pattern(self) -> bool:
+        """Whether the attention core's ``sep_conv_gate`` computes this gate.
+
+        It does where the activation is an ``nn.ReLU``, the convolutions
+        :class:`SameConv2d` and the norm layers :class:`AttentionBatchNorm2d`
+        with running statistics (not, e.g., a SyncBN conversion), and none of
+        them, nor the two stages, has hooks, which the operator would skip.
+        """
+        layers = (*self.conv1.layers(), *self.conv2.layers())
+        return (type(self.act) is nn.ReLU
+                and all(type(conv) is SameConv2d for conv in layers[0:2] + layers[3:5])
+                and all(type(bn) is AttentionBatchNorm2d and bn.has_running_stats()
+                        for bn in (layers[2], layers[5]))
+                and not has_hooks(self.conv1, self.conv2, self.act, *layers))
+
     def forward(self, x: Tensor) -> Tensor:
-        """Gate ``x``.
+        """Gate ``x``: one ``sep_conv_gate`` of the attention core where
+        :meth:`is_core_pattern`, else its modules in turn.
 
         Args:
             x (Tensor): Shape (N, C, H, W).
@@ -124,6 +153,9 @@ class SepConvGate(nn.Module):
         Returns:
             Tensor: ``x * sigmoid(logits)``, logits (N, C, H, W) or (N, 1, H, W).
         """
+        if self.is_core_pattern():
+            return ops_for(x).sep_conv_gate(x, *self.conv1.core_arguments(),
+                                            *self.conv2.core_arguments(), self.spatial)
         return _gate(x, self.spatial, lambda t: self.conv2(self.conv1(t, self.act)))
 
 

@@ -15,11 +15,7 @@ against 0.4 ms). Other convolutions keep ``nn.Conv2d``'s forward.
 from torch import Tensor, nn
 
 from ...ops import ops_for
-
-#: The largest (input channels x output channels) of one group that runs on
-#: the direct kernel: depthwise (1), the channel pool's 2 -> 1 and 2 -> 2
-#: (2, 4) and the 4 -> 4 pointwise convolutions of 16-channel HOGAs (16).
-DIRECT_MAX_GROUP_CHANNELS = 16
+from ...ops.reference import DIRECT_MAX_CHANNEL_PAIRS
 
 
 class SameConv2d(nn.Conv2d):
@@ -33,8 +29,11 @@ class SameConv2d(nn.Conv2d):
         groups (int): Channel groups. Default: 1.
 
     Attributes:
-        direct (bool): Whether the forward runs on :func:`same_conv2d`
-            (groups of at most :data:`DIRECT_MAX_GROUP_CHANNELS` channel pairs).
+        direct (bool): Whether the forward runs on :func:`same_conv2d`: groups
+            of at most ``DIRECT_MAX_CHANNEL_PAIRS`` (input, output) channel
+            pairs (:mod:`autola_mm.ops.reference`; 16): depthwise (1), the
+            channel pool's 2 -> 1 and 2 -> 2 (2, 4) and the 4 -> 4 pointwise
+            convolutions of 16-channel HOGAs (16).
         pointwise (bool): Whether it runs on :func:`pointwise_conv2d` (other
             ungrouped 1 x 1 convolutions).
     """
@@ -56,7 +55,7 @@ class SameConv2d(nn.Conv2d):
             groups=groups,
             bias=False)
         pairs = (in_channels // groups) * (out_channels // groups)
-        self.direct = pairs <= DIRECT_MAX_GROUP_CHANNELS
+        self.direct = pairs <= DIRECT_MAX_CHANNEL_PAIRS
         self.pointwise = not self.direct and kernel_size == 1 and groups == 1
 
     def forward(self, x: Tensor) -> Tensor:

@@ -60,6 +60,17 @@ using at::Tensor;
       int64_t groups, std::array<bool, 2> output_mask);                              \
   }
 
+// The 1 x 1 convolutions inside the gate operators (sep_conv_gate) run on
+// same_conv2d's direct kernel up to this many (input, output) channel pairs,
+// as matrix products (pointwise_conv2d) above it: the bound by which
+// SameConv2d (autola_mm/models/attention/same_conv.py) routes the gates'
+// modules, exported by the extension as direct_max_channel_pairs.
+constexpr int64_t kDirectMaxChannelPairs = 16;
+
+inline bool direct_pointwise(const Tensor& weight) {
+  return weight.size(0) * weight.size(1) <= kDirectMaxChannelPairs;
+}
+
 // The 1 x 1 convolution as matrix products: one implementation for every
 // device (pointwise_conv2d.cpp).
 namespace gemm {

@@ -12,10 +12,12 @@
 #include <ATen/ops/add.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/graph_task.h>
 
 #include <array>
 #include <tuple>
 
+#include "attention_core.h"
 #include "autograd.h"
 
 namespace autola_mm::autograd {
@@ -386,6 +388,169 @@ struct CbamMlpAttention : torch::autograd::Function<CbamMlpAttention> {
   }
 };
 
+// The gate's 1 x 1 convolution and its backward, on the kernel
+// direct_pointwise names (attention_core.h); the weight's gradient only
+// where weight_grad.
+Tensor gate_pointwise(const Tensor& x, const Tensor& weight) {
+  return direct_pointwise(weight) ? same_conv2d_op().call(x, weight, 1, 1)
+                                  : pointwise_conv2d_op().call(x, weight);
+}
+
+Pair gate_pointwise_backward(const Tensor& grad, const Tensor& x, const Tensor& weight,
+                             bool weight_grad) {
+  if (direct_pointwise(weight)) {
+    return same_conv2d_backward_op().call(grad, x, weight, 1, 1, {true, weight_grad});
+  }
+  return {pointwise_conv2d_backward_input_op().call(grad, x, weight),
+          weight_grad ? pointwise_conv2d_backward_weight_op().call(grad, x, weight) : Tensor()};
+}
+
+// HOGA's separable gate (operators.cpp's sep_conv_gate) as the operators
+// compute it, without the Python frames of its modules and with one autograd
+// node: the forward runs the operators in order and keeps every map their
+// backward operators read; the backward runs those in reverse, the first
+// batch norm's through its fused ReLU, and adds the gradient that reaches x
+// through the logits (through the channel pool where spatial) to the gate's.
+// The maps made inside the forward are kept in saved_data, not saved
+// variables (no one else holds them, and they are not outputs), so that a
+// backward that does not keep the graph frees each one when its last reader
+// is done, as the operators' own nodes would, rather than all at the end;
+// keeping them changed the allocator's reuse enough to slow the backward of
+// 8x16x56x56 by about two fifths on the CPU.
+struct SepConvGate : torch::autograd::Function<SepConvGate> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& depthwise1,
+                        const Tensor& pointwise1, const std::optional<Tensor>& bn_weight1,
+                        const std::optional<Tensor>& bn_bias1, Tensor& running_mean1,
+                        Tensor& running_var1, bool training1, double momentum1, double eps1,
+                        const std::optional<Tensor>& num_batches_tracked1,
+                        const Tensor& depthwise2, const Tensor& pointwise2,
+                        const std::optional<Tensor>& bn_weight2,
+                        const std::optional<Tensor>& bn_bias2, Tensor& running_mean2,
+                        Tensor& running_var2, bool training2, double momentum2, double eps2,
+                        const std::optional<Tensor>& num_batches_tracked2, bool spatial) {
+    AUTOLA_MM_BELOW_AUTOGRAD;
+    AUTOLA_MM_BELOW_AUTOCAST;
+    check_sep_conv_gate(x, depthwise1, pointwise1, depthwise2, pointwise2, spatial);
+    const Tensor source = spatial ? spatial_stats_op().call(x) : x;
+    Tensor depthwise_out1 = same_conv2d_op().call(source, depthwise1, 1, depthwise1.size(0));
+    Tensor conv1 = gate_pointwise(depthwise_out1, pointwise1);
+    auto [hidden, mean1, invstd1] =
+        batch_norm_op().call(conv1, bn_weight1, bn_bias1, running_mean1, running_var1,
+                             training1, momentum1, eps1, true, num_batches_tracked1);
+    Tensor depthwise_out2 = same_conv2d_op().call(hidden, depthwise2, 1, depthwise2.size(0));
+    Tensor conv2 = gate_pointwise(depthwise_out2, pointwise2);
+    auto [logits, mean2, invstd2] =
+        batch_norm_op().call(conv2, bn_weight2, bn_bias2, running_mean2, running_var2,
+                             training2, momentum2, eps2, false, num_batches_tracked2);
+    ctx->save_for_backward({x, depthwise1, pointwise1, depthwise2, pointwise2,
+                            bn_weight1.value_or(Tensor()), bn_weight2.value_or(Tensor()),
+                            training1 ? Tensor() : running_mean1,
+                            training1 ? Tensor() : running_var1,
+                            training2 ? Tensor() : running_mean2,
+                            training2 ? Tensor() : running_var2});
+    auto& kept = ctx->saved_data;
+    if (spatial) {
+      kept["source"] = source;
+    }
+    kept["depthwise_out1"] = depthwise_out1;
+    kept["conv1"] = conv1;
+    kept["hidden"] = hidden;
+    kept["depthwise_out2"] = depthwise_out2;
+    kept["conv2"] = conv2;
+    kept["logits"] = logits;
+    kept["mean1"] = mean1;
+    kept["invstd1"] = invstd1;
+    kept["mean2"] = mean2;
+    kept["invstd2"] = invstd2;
+    kept["training1"] = training1;
+    kept["training2"] = training2;
+    kept["eps1"] = eps1;
+    kept["eps2"] = eps2;
+    kept["spatial"] = spatial;
+    // needs_input_grad counts the tensors given, in order: x, the first
+    // stage's two kernels, its BN weight and bias where given, its running
+    // statistics, its counter where given, then the second stage's.
+    const auto given = [](const std::optional<Tensor>& t) {
+      return static_cast<int64_t>(t.has_value() && t->defined());
+    };
+    kept["stage2"] =
+        int64_t{5} + given(bn_weight1) + given(bn_bias1) + given(num_batches_tracked1);
+    kept["has_bn_bias1"] = given(bn_bias1) == 1;
+    kept["has_bn_bias2"] = given(bn_bias2) == 1;
+    return sigmoid_gate_op().call(x, logits);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    AUTOLA_MM_BELOW_AUTOCAST;
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &depthwise1 = saved[1], &pointwise1 = saved[2];
+    const Tensor &depthwise2 = saved[3], &pointwise2 = saved[4];
+    const auto optional = [](const Tensor& t) {
+      return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
+    };
+    auto& kept = ctx->saved_data;
+    // A map of the forward, dropped from the context unless the graph is kept
+    // for another backward.
+    const bool keep_graph = torch::autograd::get_current_graph_task_keep_graph();
+    const auto take = [&](const char* name) {
+      Tensor t = kept.at(name).toTensor();
+      if (!keep_graph) {
+        kept.erase(name);
+      }
+      return t;
+    };
+    const bool spatial = kept.at("spatial").toBool();
+    const int64_t stage1 = 1, stage2 = kept.at("stage2").toInt();
+    Tensor grad_x, grad_logits;
+    {
+      const Tensor logits = take("logits");
+      std::tie(grad_x, grad_logits) = sigmoid_gate_backward_op().call(grads[0], x, logits);
+    }
+    Tensor grad_conv2, grad_bn_weight2, grad_bn_bias2;
+    std::tie(grad_conv2, grad_bn_weight2, grad_bn_bias2) = batch_norm_backward_op().call(
+        grad_logits, take("conv2"), optional(saved[6]), optional(saved[9]), optional(saved[10]),
+        take("mean2"), take("invstd2"), kept.at("training2").toBool(),
+        kept.at("eps2").toDouble(), std::nullopt);
+    grad_logits.reset();
+    auto [grad_depthwise_out2, grad_pointwise2] = gate_pointwise_backward(
+        grad_conv2, take("depthwise_out2"), pointwise2, ctx->needs_input_grad(stage2 + 1));
+    grad_conv2.reset();
+    const Tensor hidden = take("hidden");
+    auto [grad_hidden, grad_depthwise2] = same_conv2d_backward_op().call(
+        grad_depthwise_out2, hidden, depthwise2, 1, depthwise2.size(0),
+        {true, ctx->needs_input_grad(stage2)});
+    grad_depthwise_out2.reset();
+    auto [grad_conv1, grad_bn_weight1, grad_bn_bias1] = batch_norm_backward_op().call(
+        grad_hidden, take("conv1"), optional(saved[5]), optional(saved[7]), optional(saved[8]),
+        take("mean1"), take("invstd1"), kept.at("training1").toBool(),
+        kept.at("eps1").toDouble(), hidden);
+    grad_hidden.reset();
+    auto [grad_depthwise_out1, grad_pointwise1] = gate_pointwise_backward(
+        grad_conv1, take("depthwise_out1"), pointwise1, ctx->needs_input_grad(stage1 + 1));
+    grad_conv1.reset();
+    const bool input_grad = ctx->needs_input_grad(0);
+    const Tensor source = spatial ? take("source") : x;
+    auto [grad_source, grad_depthwise1] = same_conv2d_backward_op().call(
+        grad_depthwise_out1, source, depthwise1, 1, depthwise1.size(0),
+        {input_grad, ctx->needs_input_grad(stage1)});
+    if (input_grad) {
+      grad_x = at::add(grad_x, spatial ? spatial_stats_backward_op().call(grad_source, x, source)
+                                       : grad_source);
+    }
+    return {input_grad ? grad_x : Tensor(),
+            grad_depthwise1,
+            grad_pointwise1,
+            saved[5].defined() ? grad_bn_weight1 : Tensor(),
+            kept.at("has_bn_bias1").toBool() ? grad_bn_bias1 : Tensor(),
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(),
+            grad_depthwise2,
+            grad_pointwise2,
+            saved[6].defined() ? grad_bn_weight2 : Tensor(),
+            kept.at("has_bn_bias2").toBool() ? grad_bn_bias2 : Tensor(),
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
 // The output is differentiable in x, weight and bias; the statistics are
 // not. The backward reads the running statistics only in evaluation (on
 // devices other than the CPU), so training saves none: the next step updates
@@ -491,6 +656,22 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
   return CbamMlpAttention::apply(x, weight1, bias1, weight2, bias2, conv_weight, bn_weight,
                                  bn_bias, running_mean, running_var, training, momentum, eps,
                                  num_batches_tracked);
+}
+
+Tensor sep_conv_gate(const Tensor& x, const Tensor& depthwise1, const Tensor& pointwise1,
+                     const std::optional<Tensor>& bn_weight1,
+                     const std::optional<Tensor>& bn_bias1, Tensor& running_mean1,
+                     Tensor& running_var1, bool training1, double momentum1, double eps1,
+                     const std::optional<Tensor>& num_batches_tracked1, const Tensor& depthwise2,
+                     const Tensor& pointwise2, const std::optional<Tensor>& bn_weight2,
+                     const std::optional<Tensor>& bn_bias2, Tensor& running_mean2,
+                     Tensor& running_var2, bool training2, double momentum2, double eps2,
+                     const std::optional<Tensor>& num_batches_tracked2, bool spatial) {
+  return SepConvGate::apply(x, depthwise1, pointwise1, bn_weight1, bn_bias1, running_mean1,
+                            running_var1, training1, momentum1, eps1, num_batches_tracked1,
+                            depthwise2, pointwise2, bn_weight2, bn_bias2, running_mean2,
+                            running_var2, training2, momentum2, eps2, num_batches_tracked2,
+                            spatial);
 }
 
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,

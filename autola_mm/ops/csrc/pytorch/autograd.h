@@ -22,6 +22,16 @@
 #define AUTOLA_MM_BELOW_AUTOCAST \
   c10::impl::ExcludeDispatchKeyGuard below_autocast(c10::autocast_dispatch_keyset)
 
+namespace autola_mm {
+
+// The shapes of sep_conv_gate's four kernels (operators.cpp), which its
+// autograd formula checks first too.
+void check_sep_conv_gate(const at::Tensor& x, const at::Tensor& depthwise1,
+                         const at::Tensor& pointwise1, const at::Tensor& depthwise2,
+                         const at::Tensor& pointwise2, bool spatial);
+
+}  // namespace autola_mm
+
 namespace autola_mm::autograd {
 
 using at::Tensor;
@@ -47,6 +57,15 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
                           const std::optional<Tensor>& bn_bias, Tensor& running_mean,
                           Tensor& running_var, bool training, double momentum, double eps,
                           const std::optional<Tensor>& num_batches_tracked);
+Tensor sep_conv_gate(const Tensor& x, const Tensor& depthwise1, const Tensor& pointwise1,
+                     const std::optional<Tensor>& bn_weight1,
+                     const std::optional<Tensor>& bn_bias1, Tensor& running_mean1,
+                     Tensor& running_var1, bool training1, double momentum1, double eps1,
+                     const std::optional<Tensor>& num_batches_tracked1, const Tensor& depthwise2,
+                     const Tensor& pointwise2, const std::optional<Tensor>& bn_weight2,
+                     const std::optional<Tensor>& bn_bias2, Tensor& running_mean2,
+                     Tensor& running_var2, bool training2, double momentum2, double eps2,
+                     const std::optional<Tensor>& num_batches_tracked2, bool spatial);
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x,
                                               const std::optional<Tensor>& weight,
                                               const std::optional<Tensor>& bias,

@@ -736,6 +736,74 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
   return channel_spatial_gate(x, channel, spatial);
 }
 
+namespace {
+
+// The gate's 1 x 1 convolution, on the kernel direct_pointwise names.
+Tensor gate_pointwise(const Tensor& x, const Tensor& weight) {
+  return direct_pointwise(weight) ? same_conv2d(x, weight, 1, 1) : pointwise_conv2d(x, weight);
+}
+
+void check_gate_kernel(const char* name, const Tensor& weight, const c10::SymInt& out,
+                       const c10::SymInt& in, bool depthwise) {
+  const char* op = "autola_mm::sep_conv_gate";
+  TORCH_CHECK_VALUE(weight.dim() == 4, op, ": ", name, " must be 4-D, got shape ",
+                    checks::text(weight.sym_sizes()));
+  const bool matches = weight.sym_size(0) == out && weight.sym_size(1) == in &&
+                       (depthwise || (weight.sym_size(2) == 1 && weight.sym_size(3) == 1));
+  TORCH_CHECK_VALUE(matches, op, ": ", name, " must have shape (", checks::text(out), ", ",
+                    checks::text(in), depthwise ? ", k, k)" : ", 1, 1)", ", got ",
+                    checks::text(weight.sym_sizes()));
+}
+
+}  // namespace
+
+void check_sep_conv_gate(const Tensor& x, const Tensor& depthwise1, const Tensor& pointwise1,
+                         const Tensor& depthwise2, const Tensor& pointwise2, bool spatial) {
+  checks::feature_map("autola_mm::sep_conv_gate", x);
+  // The convolutions read x's C channels, or the two maps of its channel pool.
+  const c10::SymInt width = spatial ? c10::SymInt(2) : x.sym_size(1);
+  const c10::SymInt gated = spatial ? c10::SymInt(1) : x.sym_size(1);
+  check_gate_kernel("depthwise1", depthwise1, width, 1, true);
+  check_gate_kernel("pointwise1", pointwise1, width, width, false);
+  check_gate_kernel("depthwise2", depthwise2, width, 1, true);
+  check_gate_kernel("pointwise2", pointwise2, gated, width, false);
+}
+
+// HOGA's separable gates, sep_conv_3x3 (and sep_conv_3x3_spatial where
+// spatial), as one operator: on s = x (N, C, H, W), or its channel pool
+// spatial_stats(x) (N, 2, H, W), two stacked (depthwise k x k same_conv2d,
+// 1 x 1 convolution, batch_norm), the first with its ReLU fused, give the
+// logits of sigmoid_gate(x, logits): (N, C, H, W) gate every element,
+// (N, 1, H, W) every position. Its kernel is the composition of those
+// operators on every device (their checks its checks, after the shapes of
+// the four kernels; each batch norm updates its running statistics and
+// counter as its operator does); its autograd formula (autograd.cpp) runs
+// their backward operators in reverse, all of it below Python.
+Tensor sep_conv_gate(const Tensor& x, const Tensor& depthwise1, const Tensor& pointwise1,
+                     const std::optional<Tensor>& bn_weight1,
+                     const std::optional<Tensor>& bn_bias1, Tensor& running_mean1,
+                     Tensor& running_var1, bool training1, double momentum1, double eps1,
+                     const std::optional<Tensor>& num_batches_tracked1, const Tensor& depthwise2,
+                     const Tensor& pointwise2, const std::optional<Tensor>& bn_weight2,
+                     const std::optional<Tensor>& bn_bias2, Tensor& running_mean2,
+                     Tensor& running_var2, bool training2, double momentum2, double eps2,
+                     const std::optional<Tensor>& num_batches_tracked2, bool spatial) {
+  AUTOLA_MM_BELOW_AUTOCAST;
+  check_sep_conv_gate(x, depthwise1, pointwise1, depthwise2, pointwise2, spatial);
+  const Tensor source = spatial ? spatial_stats(x) : x;
+  const Tensor conv1 = gate_pointwise(same_conv2d(source, depthwise1, 1, depthwise1.size(0)),
+                                      pointwise1);
+  const Tensor hidden = std::get<0>(batch_norm(conv1, bn_weight1, bn_bias1, running_mean1,
+                                               running_var1, training1, momentum1, eps1, true,
+                                               num_batches_tracked1));
+  const Tensor conv2 = gate_pointwise(same_conv2d(hidden, depthwise2, 1, depthwise2.size(0)),
+                                      pointwise2);
+  const Tensor logits = std::get<0>(batch_norm(conv2, bn_weight2, bn_bias2, running_mean2,
+                                               running_var2, training2, momentum2, eps2, false,
+                                               num_batches_tracked2));
+  return sigmoid_gate(x, logits);
+}
+
 #undef AUTOLA_MM_ON_DEVICE
 
 }  // namespace autola_mm
@@ -769,12 +837,12 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
      "Tensor(b!) running_var, bool training, float momentum, float eps, bool relu=False, "   \
      "Tensor(c!)? num_batches_tracked=None) -> (Tensor, Tensor, Tensor)")
 
-// SE's and CBAM's patterns with their logit networks: registered as the
-// forward operators are, but without an autocast kernel. Under autocast the
-// MLP and the convolution compute in another dtype than the pools and the
-// gates, whose casts only autograd's graph undoes: the Python callers
-// (autola_mm.ops.compiled.channel_mlp_attention, cbam_mlp_attention) cast
-// or compose the operators there.
+// SE's and CBAM's patterns with their logit networks, and HOGA's separable
+// gates: registered as the forward operators are, but without an autocast
+// kernel. Under autocast the MLP and the convolutions compute in another
+// dtype than the pools and the gates, whose casts only autograd's graph
+// undoes: the Python callers (autola_mm.ops.compiled.channel_mlp_attention,
+// cbam_mlp_attention, sep_conv_gate) cast or compose the operators there.
 #define AUTOLA_MM_PATTERN_OPERATORS(OP)                                                      \
   OP(channel_mlp_attention,                                                                  \
      "(Tensor x, Tensor weight1, Tensor? bias1, Tensor weight2, Tensor? bias2, "             \
@@ -783,7 +851,14 @@ Tensor cbam_mlp_attention(const Tensor& x, const Tensor& weight1,
      "(Tensor x, Tensor weight1, Tensor? bias1, Tensor weight2, Tensor? bias2, "             \
      "Tensor conv_weight, Tensor? bn_weight, Tensor? bn_bias, Tensor(a!) running_mean, "     \
      "Tensor(b!) running_var, bool training, float momentum, float eps, "                    \
-     "Tensor(c!)? num_batches_tracked=None) -> Tensor")
+     "Tensor(c!)? num_batches_tracked=None) -> Tensor")                                    \
+  OP(sep_conv_gate,                                                                          \
+     "(Tensor x, Tensor depthwise1, Tensor pointwise1, Tensor? bn_weight1, Tensor? bn_bias1, " \
+     "Tensor(a!) running_mean1, Tensor(b!) running_var1, bool training1, float momentum1, "  \
+     "float eps1, Tensor(c!)? num_batches_tracked1, Tensor depthwise2, Tensor pointwise2, "  \
+     "Tensor? bn_weight2, Tensor? bn_bias2, Tensor(d!) running_mean2, "                      \
+     "Tensor(e!) running_var2, bool training2, float momentum2, float eps2, "                \
+     "Tensor(f!)? num_batches_tracked2, bool spatial=False) -> Tensor")
 
 // Their backward passes, and the fused backward passes of SE
 // (channel_attention_*) and CBAM (cbam_backward_*).
@@ -918,9 +993,10 @@ TORCH_LIBRARY_IMPL(autola_mm, AutocastCUDA, m) {
 
 // The extension is imported as the Python module autola_mm.ops._ext; importing
 // it runs the registrations above. Its attributes: with_cuda, whether CUDA
-// kernels were built, and cpu_isa, the instruction set its CPU loops run
+// kernels were built; cpu_isa, the instruction set its CPU loops run
 // ("avx512", "avx2" or "baseline"; chosen here, once, so that a bad
-// AUTOLA_CPU_ISA fails the import). The operators are reached through
+// AUTOLA_CPU_ISA fails the import); and direct_max_channel_pairs
+// (attention_core.h). The operators are reached through
 // torch.ops.autola_mm.
 extern "C" PyObject* PyInit__ext(void) {
   const char* isa = nullptr;
@@ -937,8 +1013,11 @@ extern "C" PyObject* PyInit__ext(void) {
 #else
   const long with_cuda = 0;
 #endif
-  if (module != nullptr && (PyModule_AddIntConstant(module, "with_cuda", with_cuda) != 0 ||
-                            PyModule_AddStringConstant(module, "cpu_isa", isa) != 0)) {
+  if (module != nullptr &&
+      (PyModule_AddIntConstant(module, "with_cuda", with_cuda) != 0 ||
+       PyModule_AddStringConstant(module, "cpu_isa", isa) != 0 ||
+       PyModule_AddIntConstant(module, "direct_max_channel_pairs",
+                               autola_mm::kDirectMaxChannelPairs) != 0)) {
     Py_DECREF(module);
     return nullptr;
   }
