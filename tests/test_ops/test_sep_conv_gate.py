@@ -9,34 +9,34 @@ from torch import nn
 from autola_mm.models.attention.conv_gate import SepConvGate
 from autola_mm.ops import compiled_ops_available, forced_ops_mode
 from autola_mm.ops.reference import DIRECT_MAX_CHANNEL_PAIRS
-from conftest import Case
 from ops_numpy_reference import (AUTOCAST_DTYPES, assert_close_np, assert_close_or_in_norm,
                                  grads_of)
 
 # (N, C, H, W): HOGA(16)'s groups of 4 (1 x 1 convolutions on the direct kernel),
-# groups of 8 (as matrix products), one row, a map of one position per image.
-SHAPES = [(2, 4, 5, 6), (3, 8, 7, 7), (2, 4, 1, 9), (5, 8, 1, 1)]
+# groups of 8 (as matrix products), one row, a map of one position per image, and
+# groups of 24 channels.
+SHAPES = [(2, 4, 5, 6), (3, 8, 7, 7), (2, 4, 1, 9), (5, 8, 1, 1), (2, 24, 5, 4)]
 SHAPE_IDS = ['x'.join(map(str, shape)) for shape in SHAPES]
 #: (training, affine) of both batch norms: HOGA training, evaluating, and in the search.
 MODES = {'train': (True, True), 'eval': (False, True), 'search': (True, False)}
 MOMENTUM, EPS = 0.1, 1e-5
 
 
-def gate_inputs(case, shape, mode, spatial, seed=0):
+def gate_inputs(device, dtype, shape, mode, spatial, seed=0):
     """The operator's arguments (running statistics fresh) and the output's gradient."""
     n, c, h, w = shape
     width, gated = (2, 1) if spatial else (c, c)
     training, affine = MODES[mode]
-    offsets = iter(range(seed, seed + 100))
+    generator = torch.Generator().manual_seed(seed)
 
     def randn(*size, scale=1.0):
-        return case.randn(*size, seed=next(offsets)) * scale
+        return (torch.randn(size, generator=generator) * scale).to(device, dtype)
 
     def stage(out):
         kernels = (randn(width, 1, 3, 3, scale=1 / 3), randn(out, width, 1, 1, scale=width**-.5))
         bn = (randn(out, scale=0.25) + 1, randn(out, scale=0.25)) if affine else (None, None)
         running = (randn(out, scale=0.25), randn(out).abs() + 0.5)
-        counter = torch.zeros((), dtype=torch.long, device=case.device)
+        counter = torch.zeros((), dtype=torch.long, device=device)
         return (*kernels, *bn, *running, training, MOMENTUM, EPS, counter)
 
     x = randn(n, c, h, w)
@@ -69,7 +69,7 @@ def float64_oracle(args, grad):
 @pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('shape', SHAPES, ids=SHAPE_IDS)
 def test_matches_float64_oracle(ops, case, shape, mode, spatial):
-    args, grad = gate_inputs(case, shape, mode, spatial)
+    args, grad = gate_inputs(case.device, case.dtype, shape, mode, spatial)
     expected, expected_grads, expected_running = float64_oracle(args, grad)
     given = [args[0]] + [t for t in args[1:5] + args[11:15] if t is not None]
     for t in given:
@@ -89,7 +89,7 @@ def test_matches_float64_oracle(ops, case, shape, mode, spatial):
 @pytest.mark.parametrize('spatial', [False, True], ids=['elements', 'positions'])
 @pytest.mark.parametrize('mode', MODES)
 def test_gradcheck(one_thread, ops, device, mode, spatial):
-    args, _ = gate_inputs(Case(device, torch.float64), (2, 8, 4, 5), mode, spatial)
+    args, _ = gate_inputs(device, torch.float64, (2, 8, 4, 5), mode, spatial)
     positions = [0, 1, 2, 3, 4, 11, 12, 13, 14]
     inputs = [args[i] for i in positions if args[i] is not None]
 
@@ -104,7 +104,7 @@ def test_gradcheck(one_thread, ops, device, mode, spatial):
 
 
 def test_rejects_bad_kernels(ops, device):
-    args, _ = gate_inputs(Case(device, torch.float32), (2, 4, 5, 6), 'train', False)
+    args, _ = gate_inputs(device, torch.float32, (2, 4, 5, 6), 'train', False)
     bad = list(args)
     bad[2] = torch.randn(4, 4, 3, 3, device=device)
     with pytest.raises(ValueError, match=r'pointwise1 must have shape \(4, 4, 1, 1\), got '
