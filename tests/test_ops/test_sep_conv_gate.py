@@ -208,3 +208,30 @@ def test_cpu_autocast_composes_the_operators_as_the_modules_do():
             outs.append(module(x))
     assert outs[0].dtype == outs[1].dtype == torch.float32
     assert torch.equal(outs[0], outs[1])
+
+
+def test_direct_call_under_autocast_runs_in_its_inputs_dtypes(compiled_case):
+    # The operator has no autocast kernel, nor have the operators it calls while it
+    # runs: float32 inputs give the numbers and running statistics they give without
+    # autocast, each way, and float32 kernels on a map of another dtype fail.
+    if compiled_case.dtype != torch.float32:
+        pytest.skip('a float32 map and kernels under autocast')
+    device = compiled_case.device
+    autocast_dtype, other_dtype = AUTOCAST_DTYPES[device]
+    results = []
+    for enabled in (False, True):
+        args, grad = gate_inputs(device, torch.float32, (2, 8, 5, 6), 'train', False, seed=3)
+        given = [args[0]] + [t for t in args[1:5] + args[11:15] if t is not None]
+        for t in given:
+            t.requires_grad_()
+        with torch.autocast(device, dtype=autocast_dtype, enabled=enabled):
+            out = torch.ops.autola_mm.sep_conv_gate(*args)
+            results.append([out, *grads_of(out, given, grad), args[5], args[6], args[15],
+                            args[16], args[10], args[20]])
+        assert out.dtype == torch.float32
+    for first, second in zip(*results):
+        torch.testing.assert_close(first, second, **compiled_case.tolerance)
+    args, _ = gate_inputs(device, torch.float32, (2, 8, 5, 6), 'train', False, seed=3)
+    with torch.autocast(device, dtype=autocast_dtype):
+        with pytest.raises(ValueError, match="weight must have x's dtype"):
+            torch.ops.autola_mm.sep_conv_gate(args[0].to(other_dtype), *args[1:])
