@@ -19,7 +19,7 @@ gate whose layers the attention core computes is one call of its
 ``sep_conv_gate`` (on the compiled path one operator each way, its backward
 in C++); any other runs its modules in turn.
 """
-from typing import Optional, Tuple
+from typing import Optional
 
 from torch import Tensor, nn
 
@@ -27,8 +27,8 @@ from mmcv.cnn import build_activation_layer
 
 from ...ops import ops_for
 from .batch_norm import AttentionBatchNorm2d, norm_act
-from .module_hooks import has_hooks
 from .layer_configs import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConfigType, build_norm
+from .module_hooks import has_hooks
 from .same_conv import SameConv2d
 
 #: The maps of the channel pool ``[max_c, mean_c]`` a spatial gate reads.
@@ -81,10 +81,6 @@ class ConvPointwiseBN(nn.Module):
         y = self.pointwise(self.spatial(x))
         return self.bn(y) if act is None else norm_act(self.bn, act, y)
 
-    def layers(self) -> Tuple[nn.Module, nn.Module, nn.Module]:
-        """The k x k conv, the 1 x 1 conv and the norm layer."""
-        return self.spatial, self.pointwise, self.bn
-
     def core_arguments(self) -> tuple:
         """Its arguments of the attention core's ``sep_conv_gate``: the two
         kernels, then the norm layer's :meth:`AttentionBatchNorm2d.core_arguments`."""
@@ -136,12 +132,13 @@ class SepConvGate(nn.Module):
         with running statistics (not, e.g., a SyncBN conversion), and none of
         them, nor the two stages, has hooks, which the operator would skip.
         """
-        layers = (*self.conv1.layers(), *self.conv2.layers())
-        return (type(self.act) is nn.ReLU
-                and all(type(conv) is SameConv2d for conv in layers[0:2] + layers[3:5])
+        stages = (self.conv1, self.conv2)
+        convs = [conv for stage in stages for conv in (stage.spatial, stage.pointwise)]
+        norms = [stage.bn for stage in stages]
+        return (type(self.act) is nn.ReLU and all(type(conv) is SameConv2d for conv in convs)
                 and all(type(bn) is AttentionBatchNorm2d and bn.has_running_stats()
-                        for bn in (layers[2], layers[5]))
-                and not has_hooks(self.conv1, self.conv2, self.act, *layers))
+                        for bn in norms)
+                and not has_hooks(*stages, self.act, *convs, *norms))
 
     def forward(self, x: Tensor) -> Tensor:
         """Gate ``x``: one ``sep_conv_gate`` of the attention core where
